@@ -1,0 +1,33 @@
+# Components of mmpretrain and of qwenclip_mm, registered on import.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['qwenclip_mm'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Keep the best checkpoint by the mean of i2t and t2i Recall@1/5/10.
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=2,
+        save_best='mean_recall',
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+# Adds ``mean_recall`` (i2t and t2i) to validation and test metrics.
+custom_hooks = [dict(type='RetrievalMeanRecallHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=42, deterministic=False)

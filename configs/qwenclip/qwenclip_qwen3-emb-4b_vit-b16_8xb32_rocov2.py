@@ -1,0 +1,4 @@
+# Qwen3-Embedding-4B text tower (hidden 2560); everything else as 0.6B.
+_base_ = './qwenclip_qwen3-emb-0.6b_vit-b16_8xb32_rocov2.py'
+
+model = dict(text_encoder=dict(pretrained='Qwen/Qwen3-Embedding-4B'))

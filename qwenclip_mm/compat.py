@@ -1,0 +1,128 @@
+"""Fixes for the releases of today's OpenMMLab stack that QwenCLIP needs.
+
+Each fix is small, targeted and idempotent, and is applied when
+``qwenclip_mm`` is imported (before ``mmpretrain.models`` is loaded):
+
+* :func:`allow_mmengine_checkpoints`: torch >= 2.6 loads checkpoints with
+  ``weights_only=True``. MMEngine 0.10.7 checkpoints hold its
+  ``HistoryBuffer`` and numpy arrays and scalars, so ``--resume``,
+  ``load_from`` and ``tools/test.py CKPT`` fail with ``UnpicklingError``.
+  We allow-list exactly those types; any other global in a pickle (such as
+  a crafted ``os.system`` call) is still refused by torch.
+* :func:`disable_broken_multimodal_import`: with ``pycocotools`` installed,
+  mmpretrain imports its BLIP/Flamingo/... models, which import names that
+  transformers >= 4.52 removed, and ``import mmpretrain.models`` crashes.
+  We then register mmpretrain's placeholders for them instead (QwenCLIP
+  needs none of them).
+* :func:`resolve_packages_without_pkg_resources`: setuptools >= 82 has no
+  ``pkg_resources``, which MMEngine 0.10.7 uses to find the configs of an
+  installed package; configs inheriting ``mmpretrain::...`` bases fail.
+  We resolve packages with ``importlib`` instead.
+"""
+import importlib.metadata
+import importlib.util
+import os.path as osp
+import warnings
+
+import numpy as np
+import torch
+
+_MULTIMODAL_MAX_TRANSFORMERS = (4, 52)
+
+
+def _numpy_safe_globals() -> list:
+    """Return the numpy callables and types numpy arrays/scalars pickle to."""
+    try:
+        multiarray = np._core.multiarray
+    except AttributeError:  # numpy < 2
+        multiarray = np.core.multiarray
+    dtype_classes = [
+        type(np.dtype(t)) for t in np.sctypeDict.values()
+        if isinstance(t, type)
+    ]
+    return [
+        multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+        *sorted(set(dtype_classes), key=lambda c: c.__name__)
+    ]
+
+
+def mmengine_safe_globals() -> list:
+    """The exact non-tensor types that MMEngine 0.10.7 writes in checkpoints.
+
+    Returns:
+        list: Classes and functions to pass to
+        ``torch.serialization.add_safe_globals``.
+    """
+    from mmengine.logging import HistoryBuffer
+    return [HistoryBuffer, *_numpy_safe_globals()]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let ``torch.load(weights_only=True)`` read MMEngine checkpoints."""
+    if hasattr(torch.serialization, 'add_safe_globals'):
+        torch.serialization.add_safe_globals(mmengine_safe_globals())
+
+
+def _version_tuple(version: str) -> tuple:
+    parts = []
+    for piece in version.split('.')[:2]:
+        digits = ''.join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def disable_broken_multimodal_import() -> bool:
+    """Keep ``import mmpretrain.models`` working with recent transformers.
+
+    Returns:
+        bool: True if mmpretrain's multimodal models were switched to their
+        placeholders.
+    """
+    from mmpretrain.utils import dependency
+    if not dependency.WITH_MULTIMODAL:
+        return False
+    transformers_version = importlib.metadata.version('transformers')
+    if _version_tuple(transformers_version) < _MULTIMODAL_MAX_TRANSFORMERS:
+        return False
+    # ``mmpretrain.models.multimodal`` reads this flag when it is imported.
+    dependency.WITH_MULTIMODAL = False
+    return True
+
+
+def _is_installed(package: str) -> bool:
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def _get_installed_path(package: str) -> str:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise importlib.metadata.PackageNotFoundError(
+            f'package {package!r} is not installed (needed to resolve a '
+            f'"{package}::" config base)')
+    return osp.dirname(spec.origin)
+
+
+def resolve_packages_without_pkg_resources() -> None:
+    """Make MMEngine's ``pkg::path`` config bases work without setuptools."""
+    from mmengine.config import config as mmengine_config
+    mmengine_config.is_installed = _is_installed
+    mmengine_config.get_installed_path = _get_installed_path
+
+
+def apply_all() -> None:
+    """Apply every fix of this module (safe to call more than once)."""
+    # mmcv-lite has no compiled ops by design; its warning about them on
+    # every import is noise for QwenCLIP, which uses none.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+    allow_mmengine_checkpoints()
+    disable_broken_multimodal_import()
+    resolve_packages_without_pkg_resources()
+
+
+apply_all()

@@ -1,0 +1,15 @@
+# mmpretrain's own components register first; ours must not shadow them.
+import mmpretrain.models  # noqa: F401
+
+from .contrastive_head import (CLIPContrastiveHead, gather_features,
+                               multi_positive_cross_entropy)
+from .projection import ImageProjection, TextProjection
+from .prompt_learner import DEFAULT_INIT_PHRASE, HybridPromptLearner
+from .qwenclip import QwenCLIP
+from .text_encoder import Qwen3TextEncoder, last_token_pool
+
+__all__ = [
+    'CLIPContrastiveHead', 'gather_features', 'multi_positive_cross_entropy',
+    'ImageProjection', 'TextProjection', 'DEFAULT_INIT_PHRASE',
+    'HybridPromptLearner', 'QwenCLIP', 'Qwen3TextEncoder', 'last_token_pool'
+]

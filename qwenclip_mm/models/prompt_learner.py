@@ -1,0 +1,190 @@
+"""The hybrid (hard + soft) prompt in front of every caption."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+DEFAULT_INIT_PHRASE = ('Create a dense embedding that captures the medical '
+                       'findings for image retrieval')
+
+
+@MODELS.register_module()
+class HybridPromptLearner(BaseModule):
+    """Hard instruction + learnable soft vectors + caption + EOS.
+
+    Every text becomes::
+
+        [instruction] [K soft vectors] [query_prefix + caption] [EOS]
+
+    The whole sequence is assembled per caption before padding, and padding
+    goes on the right, so RoPE positions and the causal attention of a
+    caption's tokens do not depend on what else is in its batch. Truncation
+    trims the caption only: the instruction, the soft vectors, the query
+    prefix and the EOS always stay.
+
+    The soft vectors are initialised from the token embeddings of
+    ``init_phrase`` (CoOp style; K is then that phrase's token count) or,
+    with ``init_phrase=None``, as ``num_soft_tokens`` random vectors scaled
+    like the embedding table.
+
+    Args:
+        tokenizer: The text encoder's Hugging Face tokenizer.
+        embedding_weight (torch.Tensor): The text encoder's input embedding
+            table ``(V, H)``; read once for initialisation, not kept.
+        instruction (str): Hard text before the soft vectors.
+            Defaults to ``'Instruct: '``.
+        query_prefix (str): Hard text between the soft vectors and the
+            caption. Defaults to ``'\\nQuery:'``.
+        init_phrase (str, optional): Phrase whose token embeddings initialise
+            the soft vectors. Defaults to :data:`DEFAULT_INIT_PHRASE`.
+        num_soft_tokens (int, optional): K. Required with
+            ``init_phrase=None``; must match the phrase's token count
+            otherwise. 0 gives a hard prompt only.
+        eos_token (str): Token appended to every sequence; its hidden state
+            is the text embedding. Defaults to ``'<|endoftext|>'``
+            (Qwen3-Embedding's).
+        freeze (bool): Keep the soft vectors fixed. Defaults to False.
+        init_cfg (dict, optional): Initialisation config of MMEngine.
+    """
+
+    def __init__(self,
+                 tokenizer,
+                 embedding_weight: torch.Tensor,
+                 instruction: str = 'Instruct: ',
+                 query_prefix: str = '\nQuery:',
+                 init_phrase: Optional[str] = DEFAULT_INIT_PHRASE,
+                 num_soft_tokens: Optional[int] = None,
+                 eos_token: str = '<|endoftext|>',
+                 freeze: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.tokenizer = tokenizer
+        self.instruction_ids = self._encode(instruction)
+        self.query_ids = self._encode(query_prefix)
+        self.eos_id = tokenizer.convert_tokens_to_ids(eos_token)
+        if self.eos_id is None or self.eos_id == tokenizer.unk_token_id:
+            raise ValueError(f'prompt_learner.eos_token={eos_token!r} is not '
+                             "a token of the text encoder's tokenizer")
+        self.pad_id = (
+            tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None else self.eos_id)
+
+        weight = embedding_weight.detach().float()
+        if init_phrase is not None:
+            phrase_ids = self._encode(init_phrase)
+            if num_soft_tokens is not None and num_soft_tokens != len(
+                    phrase_ids):
+                raise ValueError(
+                    f'prompt_learner.num_soft_tokens={num_soft_tokens} but '
+                    f'init_phrase has {len(phrase_ids)} tokens; set '
+                    'num_soft_tokens=None to use the phrase length, or '
+                    'init_phrase=None for random vectors')
+            init = weight[torch.tensor(phrase_ids, dtype=torch.long)].clone()
+        elif num_soft_tokens is None or num_soft_tokens < 0:
+            raise ValueError(
+                'prompt_learner.num_soft_tokens must be an int >= 0 when '
+                f'init_phrase is None, got {num_soft_tokens!r}')
+        else:
+            init = torch.randn(num_soft_tokens, weight.size(1)) * weight.std()
+        self.soft_prompt = nn.Parameter(init, requires_grad=not freeze)
+
+    def _encode(self, text: str) -> List[int]:
+        return self.tokenizer(text, add_special_tokens=False)['input_ids']
+
+    @property
+    def num_soft_tokens(self) -> int:
+        """int: K, the number of soft vectors."""
+        return self.soft_prompt.size(0)
+
+    @property
+    def num_prompt_tokens(self) -> int:
+        """int: Tokens every sequence spends besides its caption."""
+        return (len(self.instruction_ids) + self.num_soft_tokens +
+                len(self.query_ids) + 1)
+
+    @property
+    def trainable(self) -> bool:
+        """bool: Whether the soft vectors receive gradients."""
+        return self.num_soft_tokens > 0 and self.soft_prompt.requires_grad
+
+    def caption_budget(self, max_length: int) -> int:
+        """Caption tokens that fit in ``max_length`` after the prompt.
+
+        Raises:
+            ValueError: If the prompt alone does not fit.
+        """
+        budget = max_length - self.num_prompt_tokens
+        if budget < 1:
+            raise ValueError(
+                f'text_encoder.max_length={max_length} leaves no room for a '
+                f'caption: the prompt alone takes {self.num_prompt_tokens} '
+                f'tokens (instruction {len(self.instruction_ids)}, soft '
+                f'{self.num_soft_tokens}, query prefix {len(self.query_ids)},'
+                ' EOS 1); expected max_length > '
+                f'{self.num_prompt_tokens}')
+        return budget
+
+    def tokenize(self, captions: Sequence[str],
+                 max_length: int) -> Tuple[List[List[int]], List[int]]:
+        """Build each caption's full token sequence, soft slots included.
+
+        Soft slots hold the pad id; :meth:`forward` replaces their
+        embeddings with the soft vectors.
+
+        Args:
+            captions (Sequence[str]): Raw captions.
+            max_length (int): Cap on the whole sequence length.
+
+        Returns:
+            tuple: The token id lists (unpadded) and the number of caption
+            tokens each one kept.
+        """
+        budget = self.caption_budget(max_length)
+        caption_ids = self.tokenizer(
+            list(captions), add_special_tokens=False)['input_ids']
+        head = (
+            self.instruction_ids + [self.pad_id] * self.num_soft_tokens +
+            self.query_ids)
+        sequences, kept = [], []
+        for ids in caption_ids:
+            ids = ids[:budget]
+            sequences.append(head + ids + [self.eos_id])
+            kept.append(len(ids))
+        return sequences, kept
+
+    def pad(self, sequences: List[List[int]],
+            device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Right-pad sequences to the longest one in the batch."""
+        longest = max(len(s) for s in sequences)
+        input_ids = torch.full((len(sequences), longest),
+                               self.pad_id,
+                               dtype=torch.long)
+        attention_mask = torch.zeros((len(sequences), longest),
+                                     dtype=torch.long)
+        for i, seq in enumerate(sequences):
+            input_ids[i, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+            attention_mask[i, :len(seq)] = 1
+        return input_ids.to(device), attention_mask.to(device)
+
+    def forward(self, input_ids: torch.Tensor,
+                token_embeds: torch.Tensor) -> torch.Tensor:
+        """Put the soft vectors into the embedded sequences.
+
+        Args:
+            input_ids (torch.Tensor): ``(B, L)`` from :meth:`pad`.
+            token_embeds (torch.Tensor): ``(B, L, H)`` the LLM's embeddings of
+                ``input_ids``.
+
+        Returns:
+            torch.Tensor: ``(B, L, H)`` with the soft slots replaced.
+        """
+        if self.num_soft_tokens == 0:
+            return token_embeds
+        start = len(self.instruction_ids)
+        end = start + self.num_soft_tokens
+        soft = self.soft_prompt.to(token_embeds.dtype).unsqueeze(0).expand(
+            token_embeds.size(0), -1, -1)
+        return torch.cat(
+            [token_embeds[:, :start], soft, token_embeds[:, end:]], dim=1)

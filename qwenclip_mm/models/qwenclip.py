@@ -1,0 +1,261 @@
+"""QwenCLIP: a CLIP image tower with a Qwen3 LLM text tower."""
+from contextlib import nullcontext
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_gather
+from mmengine.model import BaseModel
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+
+def all_gather_concat(data: torch.Tensor) -> torch.Tensor:
+    """Concatenate a tensor from all ranks in rank order (no gradient)."""
+    return torch.cat(all_gather(data), dim=0)
+
+
+def _texts_of(data_samples: Sequence[DataSample]) -> List[str]:
+    """Captions of a batch: one per sample in training, lists in retrieval."""
+    texts = []
+    for i, sample in enumerate(data_samples):
+        text = sample.get('text')
+        if isinstance(text, str):
+            texts.append(text)
+        elif isinstance(text, (list, tuple)):
+            texts.extend(text)
+        else:
+            raise TypeError(f'data sample {i}: "text" must be a str or a '
+                            f'list of str, got {type(text).__name__}')
+    return texts
+
+
+@MODELS.register_module()
+class QwenCLIP(BaseModel):
+    """Contrastive image-text model with a Qwen3 text encoder.
+
+    Images go through any mmpretrain backbone and an image projection;
+    captions through a hybrid prompt, a Qwen3 LLM (last real token) and a
+    text projection. Both are L2-normalised and trained with a CLIP
+    contrastive head. The model follows mmpretrain's retrieval contract
+    (``extract_feat``, ``predict_all``), so ``RetrievalValLoop``,
+    ``RetrievalTestLoop`` and the retrieval inferencers run it unchanged.
+
+    Args:
+        vision_backbone (dict): Config of an mmpretrain backbone.
+        text_encoder (dict): Config of :class:`Qwen3TextEncoder`.
+        prompt_learner (dict): Config of :class:`HybridPromptLearner`; its
+            tokenizer and embedding table come from the text encoder.
+        text_projection (dict): Config of :class:`TextProjection`;
+            ``in_channels`` defaults to the LLM hidden size.
+        image_projection (dict): Config of :class:`ImageProjection` (or any
+            module mapping the backbone output to the joint space).
+        head (dict): Config of :class:`CLIPContrastiveHead`.
+        data_preprocessor (dict, optional): Defaults to
+            ``MultiModalDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config of MMEngine.
+    """
+
+    def __init__(self,
+                 vision_backbone: dict,
+                 text_encoder: dict,
+                 prompt_learner: dict,
+                 text_projection: dict,
+                 image_projection: dict,
+                 head: dict = dict(type='CLIPContrastiveHead'),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='MultiModalDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+
+        self.vision_backbone = MODELS.build(vision_backbone)
+        self.image_projection = MODELS.build(image_projection)
+        self.text_encoder = MODELS.build(text_encoder)
+        self.prompt_learner = MODELS.build(
+            prompt_learner,
+            default_args=dict(
+                tokenizer=self.text_encoder.tokenizer,
+                embedding_weight=self.text_encoder.model.
+                get_input_embeddings().weight))
+        # Fail at build time, not at the first batch.
+        self.prompt_learner.caption_budget(self.text_encoder.max_length)
+        self.text_projection = MODELS.build(
+            text_projection,
+            default_args=dict(in_channels=self.text_encoder.hidden_size))
+        if self.text_projection.in_channels != self.text_encoder.hidden_size:
+            raise ValueError(
+                'text_projection.in_channels='
+                f'{self.text_projection.in_channels} but the text encoder '
+                f'outputs {self.text_encoder.hidden_size}-d embeddings; '
+                'leave in_channels unset to use the encoder size')
+        self.head = MODELS.build(head)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head.logit_scale.device
+
+    @property
+    def text_side_trains(self) -> bool:
+        """bool: Whether anything before the text projection trains."""
+        return self.text_encoder.trains_weights or self.prompt_learner.trainable
+
+    def forward(self,
+                images: Optional[torch.Tensor] = None,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """The single entry of training, feature extraction and prediction.
+
+        Args:
+            images (torch.Tensor, optional): ``(N, C, H, W)``.
+            data_samples (list[DataSample], optional): Carry ``text`` (and
+                ``image_id`` in training).
+            mode (str): ``'loss'`` (a dict of losses), ``'tensor'`` (a dict
+                of L2-normalised ``image_feat`` / ``text_feat``) or
+                ``'predict'`` (i2t and t2i predictions within the batch).
+        """
+        if mode == 'tensor':
+            return self.extract_feat(images, data_samples)
+        if mode == 'loss':
+            return self.loss(images, data_samples)
+        if mode == 'predict':
+            return self.predict(images, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}"; expected "loss", '
+                           '"tensor" or "predict"')
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised joint-space features of a batch of images."""
+        feat = self.image_projection(self.vision_backbone(images))
+        return F.normalize(feat.float(), dim=-1)
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """L2-normalised joint-space features of a list of captions."""
+        sequences, _ = self.prompt_learner.tokenize(
+            texts, self.text_encoder.max_length)
+        input_ids, attention_mask = self.prompt_learner.pad(
+            sequences, self.device)
+        grad_needed = torch.is_grad_enabled() and self.text_side_trains
+        with nullcontext() if grad_needed else torch.no_grad():
+            embeds = self.prompt_learner(
+                input_ids, self.text_encoder.embed_tokens(input_ids))
+            pooled = self.text_encoder(embeds, attention_mask)
+        feat = self.text_projection(pooled.float())
+        return F.normalize(feat, dim=-1)
+
+    def extract_feat(self,
+                     images: Optional[torch.Tensor] = None,
+                     data_samples: Optional[List[DataSample]] = None
+                     ) -> Dict[str, torch.Tensor]:
+        """Extract L2-normalised features of whichever modalities are given.
+
+        Returns:
+            dict: ``image_feat`` ``(N, D)`` if images are given and
+            ``text_feat`` ``(T, D)`` if the samples carry text (one row per
+            caption, in sample order).
+        """
+        feats = {}
+        if images is not None:
+            feats['image_feat'] = self.encode_image(images)
+        if data_samples is not None and data_samples and \
+                data_samples[0].get('text') is not None:
+            feats['text_feat'] = self.encode_text(_texts_of(data_samples))
+        if not feats:
+            raise ValueError('extract_feat needs images or data samples '
+                             'with "text"')
+        return feats
+
+    def loss(self, images: torch.Tensor,
+             data_samples: List[DataSample]) -> dict:
+        """Contrastive loss of a batch of (image, caption) pairs.
+
+        Samples sharing an ``image_id`` are positives of each other; samples
+        without one are only their own positive.
+        """
+        feats = self.extract_feat(images, data_samples)
+        if feats['text_feat'].size(0) != feats['image_feat'].size(0):
+            raise ValueError(
+                'training batches need exactly one caption per image, got '
+                f"{feats['image_feat'].size(0)} images and "
+                f"{feats['text_feat'].size(0)} captions")
+        image_ids = torch.tensor(
+            [
+                s.get('image_id', -1 - i)
+                for i, s in enumerate(data_samples)
+            ],
+            dtype=torch.long,
+            device=self.device)
+        return self.head.loss(feats['image_feat'], feats['text_feat'],
+                              image_ids)
+
+    def predict(self,
+                images: torch.Tensor,
+                data_samples: List[DataSample],
+                cal_i2t: bool = True,
+                cal_t2i: bool = True):
+        """Retrieve within one batch; see :meth:`predict_all`."""
+        feats = self.extract_feat(images, data_samples)
+        return self.predict_all(
+            feats, data_samples, cal_i2t=cal_i2t, cal_t2i=cal_t2i)
+
+    def predict_all(self,
+                    feats: Dict[str, torch.Tensor],
+                    data_samples: List[DataSample],
+                    num_images: Optional[int] = None,
+                    num_texts: Optional[int] = None,
+                    cal_i2t: bool = True,
+                    cal_t2i: bool = True) -> Tuple[List[DataSample], ...]:
+        """Score this rank's queries against the whole gathered gallery.
+
+        Args:
+            feats (dict): ``image_feat`` and ``text_feat`` of this rank.
+            data_samples (list[DataSample]): This rank's samples in
+                retrieval format (``text`` list, ``gt_text_id``,
+                ``gt_image_id``).
+            num_images (int, optional): Size of the image gallery (drops the
+                samples a distributed sampler repeated). Defaults to all.
+            num_texts (int, optional): Size of the text gallery.
+            cal_i2t (bool): Image-to-text predictions. Defaults to True.
+            cal_t2i (bool): Text-to-image predictions. Defaults to True.
+
+        Returns:
+            tuple: ``(i2t_samples, t2i_samples)`` (those requested): new
+            DataSamples with ``pred_score`` over the gallery and
+            ``gt_label`` the gallery indices of the positives.
+        """
+        image_feat = feats['image_feat']
+        text_feat = feats['text_feat']
+        results = []
+        if cal_i2t:
+            texts_all = all_gather_concat(text_feat)[:num_texts]
+            scores = image_feat @ texts_all.t()
+            results.append([
+                self._prediction(row, sample.get('gt_text_id'),
+                                 text=sample.get('text'))
+                for row, sample in zip(scores, data_samples)
+            ])
+        if cal_t2i:
+            images_all = all_gather_concat(image_feat)[:num_images]
+            scores = text_feat @ images_all.t()
+            gts = []
+            for sample in data_samples:
+                texts = sample.get('text')
+                texts = [texts] if isinstance(texts, str) else texts
+                ids = sample.get('gt_image_id', [None] * len(texts))
+                gts.extend(zip(texts, ids))
+            results.append([
+                self._prediction(row, gt, text=text)
+                for row, (text, gt) in zip(scores, gts)
+            ])
+        return tuple(results)
+
+    @staticmethod
+    def _prediction(score: torch.Tensor, gt, text=None) -> DataSample:
+        sample = DataSample(text=text)
+        sample.set_pred_score(score)
+        sample.set_pred_label(score.argmax(keepdim=True))
+        if gt is not None:
+            sample.gt_label = gt
+        return sample

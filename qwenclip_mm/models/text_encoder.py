@@ -1,0 +1,211 @@
+"""Qwen3 text tower loaded through Hugging Face ``AutoModel``."""
+import os.path as osp
+from typing import Optional, Union
+
+import torch
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+TRAIN_MODES = ('frozen', 'lora', 'full')
+DTYPES = {
+    'float32': torch.float32,
+    'fp32': torch.float32,
+    'bfloat16': torch.bfloat16,
+    'bf16': torch.bfloat16,
+    'float16': torch.float16,
+    'fp16': torch.float16,
+}
+
+
+def _resolve_dtype(dtype: Union[str, torch.dtype, None]):
+    if dtype is None or isinstance(dtype, torch.dtype) or dtype == 'auto':
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f'text_encoder.dtype={dtype!r} is not supported; '
+                         f'expected one of {sorted(DTYPES)} or "auto"')
+    return DTYPES[dtype]
+
+
+def last_token_pool(hidden_states: torch.Tensor,
+                    attention_mask: torch.Tensor) -> torch.Tensor:
+    """Pick the hidden state of each sequence's last real token.
+
+    Qwen3's ``<|endoftext|>`` is both the appended EOS and the pad token, so
+    the last real token is found from the attention mask, never by id. Works
+    for left and right padding.
+
+    Args:
+        hidden_states (torch.Tensor): ``(B, L, H)``.
+        attention_mask (torch.Tensor): ``(B, L)``, 1 for real tokens.
+
+    Returns:
+        torch.Tensor: ``(B, H)``.
+    """
+    positions = torch.arange(
+        attention_mask.size(1), device=attention_mask.device)
+    last = (attention_mask.long() * (positions + 1)).argmax(dim=1)
+    return hidden_states[torch.arange(hidden_states.size(0)), last]
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Switch on non-reentrant activation checkpointing of a HF model.
+
+    transformers >= 5.2x renamed ``gradient_checkpointing_enable`` to
+    ``activation_checkpointing_enable``; both are supported.
+    """
+    kwargs = {'use_reentrant': False}
+    if hasattr(model, 'activation_checkpointing_enable'):
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs=kwargs)
+
+
+@MODELS.register_module()
+class Qwen3TextEncoder(BaseModule):
+    """A Qwen3 / Qwen3-Embedding LLM used as a text encoder.
+
+    The checkpoint is loaded with ``AutoModel.from_pretrained`` from a hub id
+    or a local folder, never with ``trust_remote_code``; the tokenizer comes
+    from the same place. The encoder takes input embeddings (so a prompt
+    learner can insert soft vectors) and returns the hidden state of the last
+    real token of each sequence.
+
+    Args:
+        pretrained (str): Hub id (e.g. ``'Qwen/Qwen3-Embedding-0.6B'``) or a
+            local folder with ``config.json``, weights and tokenizer files.
+        dtype (str | torch.dtype): Weight dtype: ``'float32'``,
+            ``'bfloat16'``, ``'float16'`` or ``'auto'`` (the checkpoint's).
+            Defaults to ``'float32'``.
+        attn_implementation (str): Attention kernel passed to transformers.
+            Defaults to ``'sdpa'``.
+        max_length (int): Maximum tokens of a whole prompt + caption + EOS
+            sequence. Defaults to 512; Qwen3 accepts up to 32K.
+        train_mode (str): ``'frozen'`` (no LLM weight trains; gradients
+            still flow through it to a soft prompt), ``'lora'`` or
+            ``'full'``. Defaults to ``'frozen'``.
+        lora_cfg (dict, optional): Keyword arguments of
+            ``peft.LoraConfig`` for ``train_mode='lora'``, e.g.
+            ``dict(r=16, lora_alpha=32, target_modules=['q_proj', 'v_proj'])``.
+        gradient_checkpointing (bool): Recompute activations in the backward
+            pass to save memory. Defaults to False.
+        local_files_only (bool): Never contact the hub. Defaults to False.
+        init_cfg (dict, optional): Unused; the weights come from
+            ``pretrained``.
+    """
+
+    def __init__(self,
+                 pretrained: str,
+                 dtype: Union[str, torch.dtype] = 'float32',
+                 attn_implementation: str = 'sdpa',
+                 max_length: int = 512,
+                 train_mode: str = 'frozen',
+                 lora_cfg: Optional[dict] = None,
+                 gradient_checkpointing: bool = False,
+                 local_files_only: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if train_mode not in TRAIN_MODES:
+            raise ValueError(f'text_encoder.train_mode={train_mode!r} is not '
+                             f'supported; expected one of {TRAIN_MODES}')
+        if train_mode == 'lora' and not lora_cfg:
+            raise ValueError('text_encoder.lora_cfg is required when '
+                             "train_mode='lora' (a dict of peft.LoraConfig "
+                             'arguments, e.g. dict(r=16, target_modules='
+                             "['q_proj', 'v_proj']))")
+        if not isinstance(max_length, int) or max_length < 2:
+            raise ValueError(f'text_encoder.max_length={max_length!r}; '
+                             'expected an int >= 2')
+        self.pretrained = pretrained
+        self.max_length = max_length
+        self.train_mode = train_mode
+
+        self.tokenizer = self._load(pretrained, 'tokenizer', local_files_only)
+        self.model = self._load(
+            pretrained,
+            'model',
+            local_files_only,
+            dtype=_resolve_dtype(dtype),
+            attn_implementation=attn_implementation)
+        # MMEngine's init_weights must not re-initialise loaded weights.
+        self.model.is_init = True
+
+        if train_mode == 'frozen':
+            self.model.requires_grad_(False)
+        elif train_mode == 'lora':
+            from peft import LoraConfig, get_peft_model
+            self.model.requires_grad_(False)
+            self.model = get_peft_model(self.model, LoraConfig(**lora_cfg))
+            self.model.is_init = True
+        if gradient_checkpointing:
+            # Non-reentrant checkpointing lets gradients reach a soft prompt
+            # through a frozen model.
+            enable_activation_checkpointing(self.model)
+
+    @staticmethod
+    def _load(pretrained: str, what: str, local_files_only: bool, **kwargs):
+        from transformers import AutoModel, AutoTokenizer
+        looks_local = (
+            osp.isabs(pretrained) or pretrained.startswith('.')
+            or pretrained.count('/') != 1)
+        if looks_local and not osp.isdir(pretrained):
+            raise FileNotFoundError(
+                f'text_encoder.pretrained={pretrained!r}: no such folder. '
+                'Expected a local folder with a Qwen3 config.json, weights '
+                'and tokenizer files, or a hub id like '
+                '"Qwen/Qwen3-Embedding-0.6B".')
+        loader = AutoTokenizer if what == 'tokenizer' else AutoModel
+        try:
+            return loader.from_pretrained(
+                pretrained,
+                trust_remote_code=False,
+                local_files_only=local_files_only,
+                **kwargs)
+        except ValueError as e:
+            if 'trust_remote_code' in str(e):
+                raise ValueError(
+                    f'text_encoder.pretrained={pretrained!r} needs custom '
+                    'code from the checkpoint (trust_remote_code), which '
+                    'QwenCLIP never runs: a checkpoint folder may not execute '
+                    'code on your machine. Use a Qwen3 checkpoint that '
+                    f'transformers supports natively. ({e})') from e
+            raise
+        except OSError as e:
+            raise OSError(
+                f'text_encoder.pretrained={pretrained!r}: could not load the '
+                f'{what}. Expected a local folder with config.json, weights '
+                'and tokenizer files, or a hub id reachable from here. '
+                f'({e})') from e
+
+    @property
+    def hidden_size(self) -> int:
+        """int: Width of the LLM's hidden states."""
+        return self.model.config.hidden_size
+
+    @property
+    def trains_weights(self) -> bool:
+        """bool: Whether any LLM weight receives gradients."""
+        return self.train_mode != 'frozen'
+
+    def embed_tokens(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Look up the LLM's input embeddings of ``input_ids``."""
+        return self.model.get_input_embeddings()(input_ids)
+
+    def forward(self, inputs_embeds: torch.Tensor,
+                attention_mask: torch.Tensor) -> torch.Tensor:
+        """Encode embedded sequences.
+
+        Args:
+            inputs_embeds (torch.Tensor): ``(B, L, H)``.
+            attention_mask (torch.Tensor): ``(B, L)``, 1 for real tokens.
+
+        Returns:
+            torch.Tensor: ``(B, H)`` hidden state of each last real token.
+        """
+        out = self.model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            use_cache=False,
+            return_dict=True)
+        return last_token_pool(out.last_hidden_state, attention_mask)

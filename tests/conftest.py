@@ -1,0 +1,68 @@
+"""Shared fixtures: a tiny Qwen3 checkpoint and a tiny QwenCLIP, built once."""
+import copy
+import os
+import os.path as osp
+
+import pytest
+import torch
+
+import qwenclip_mm  # noqa: F401  (registers components, applies fixes)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def tiny_qwen3_dir(tmp_path_factory):
+    """A tiny random Qwen3 checkpoint with a byte-level BPE tokenizer."""
+    from qwenclip_mm.testing.tiny_qwen3 import make_tiny_qwen3
+    return make_tiny_qwen3(str(tmp_path_factory.mktemp('qwen3-tiny')))
+
+
+TINY_MODEL = dict(
+    type='QwenCLIP',
+    vision_backbone=dict(
+        type='VisionTransformer',
+        arch=dict(
+            embed_dims=32, num_layers=1, num_heads=2,
+            feedforward_channels=64),
+        img_size=32,
+        patch_size=8,
+        pre_norm=True,
+        out_type='cls_token'),
+    image_projection=dict(
+        type='ImageProjection', in_channels=32, out_channels=16),
+    text_encoder=dict(type='Qwen3TextEncoder', max_length=128),
+    prompt_learner=dict(type='HybridPromptLearner'),
+    text_projection=dict(type='TextProjection', out_channels=16),
+    head=dict(type='CLIPContrastiveHead'),
+)
+
+
+@pytest.fixture
+def build_tiny_model(tiny_qwen3_dir):
+    """Build a tiny QwenCLIP; keyword overrides merge into its sub-configs."""
+    from mmpretrain.registry import MODELS
+
+    def build(seed=0, **overrides):
+        cfg = copy.deepcopy(TINY_MODEL)
+        cfg['text_encoder']['pretrained'] = tiny_qwen3_dir
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+                cfg[key].update(value)
+            else:
+                cfg[key] = value
+        torch.manual_seed(seed)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        return model
+
+    return build
+
+
+def shared_data_dir(name):
+    """A folder of ``../shared/data`` beside the checkout, or None."""
+    path = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', name)
+    return path if osp.isdir(path) else None
+
+
+os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')

@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from qwenclip_mm.models import DEFAULT_INIT_PHRASE
+
+CAPTION = 'CT of the chest shows a large mass in the upper left lobe.'
+LONG = ('History of cough and weight loss over several months. ' * 30 +
+        'A small nodule sits in the lower right lobe.')
+
+
+def test_sequence_layout_and_eos(build_tiny_model):
+    model = build_tiny_model()
+    prompt = model.prompt_learner
+    tok = model.text_encoder.tokenizer
+    (seq, ), kept = prompt.tokenize([CAPTION], max_length=128)
+    caption_ids = tok(CAPTION, add_special_tokens=False)['input_ids']
+    k = len(prompt.instruction_ids)
+    assert seq[:k] == tok('Instruct: ', add_special_tokens=False)['input_ids']
+    soft_end = k + prompt.num_soft_tokens
+    query = tok('\nQuery:', add_special_tokens=False)['input_ids']
+    assert seq[soft_end:soft_end + len(query)] == query
+    assert seq[soft_end + len(query):-1] == caption_ids
+    assert seq[-1] == tok.convert_tokens_to_ids('<|endoftext|>')
+    assert kept == [len(caption_ids)]
+
+
+def test_soft_prompt_initialised_from_phrase(build_tiny_model):
+    model = build_tiny_model()
+    tok = model.text_encoder.tokenizer
+    phrase_ids = tok(DEFAULT_INIT_PHRASE, add_special_tokens=False)['input_ids']
+    table = model.text_encoder.model.get_input_embeddings().weight
+    assert model.prompt_learner.num_soft_tokens == len(phrase_ids)
+    torch.testing.assert_close(model.prompt_learner.soft_prompt.data,
+                               table[torch.tensor(phrase_ids)].detach())
+
+
+def test_random_init_with_k_vectors(build_tiny_model):
+    model = build_tiny_model(
+        prompt_learner=dict(init_phrase=None, num_soft_tokens=7))
+    assert model.prompt_learner.soft_prompt.shape == (
+        7, model.text_encoder.hidden_size)
+
+
+def test_phrase_and_k_mismatch_is_an_error(build_tiny_model):
+    with pytest.raises(ValueError, match='num_soft_tokens=3 but init_phrase'):
+        build_tiny_model(prompt_learner=dict(num_soft_tokens=3))
+
+
+def test_truncation_trims_caption_never_prompt_or_eos(build_tiny_model):
+    model = build_tiny_model()
+    prompt = model.prompt_learner
+    max_length = prompt.num_prompt_tokens + 10
+    (seq, ), kept = prompt.tokenize([LONG], max_length=max_length)
+    tok = model.text_encoder.tokenizer
+    caption_ids = tok(LONG, add_special_tokens=False)['input_ids']
+    assert len(seq) == max_length
+    assert kept == [10]
+    assert seq[-1] == prompt.eos_id
+    assert seq[-11:-1] == caption_ids[:10]
+    assert seq[:len(prompt.instruction_ids)] == prompt.instruction_ids
+
+
+def test_max_length_shorter_than_prompt_fails_at_build(build_tiny_model):
+    with pytest.raises(ValueError, match='text_encoder.max_length=8 leaves'):
+        build_tiny_model(text_encoder=dict(max_length=8))
+
+
+def test_embedding_independent_of_batch_and_padding(build_tiny_model):
+    model = build_tiny_model().eval()
+    others = ['x', LONG, 'MRI of the brain, no acute findings.']
+    with torch.no_grad():
+        alone = model.encode_text([CAPTION])[0]
+        for i in range(len(others) + 1):
+            batch = others[:i] + [CAPTION] + others[i:]
+            together = model.encode_text(batch)[i]
+            assert (alone - together).abs().max().item() < 1e-5
+
+
+def test_frozen_soft_prompt_gets_no_gradient(build_tiny_model):
+    model = build_tiny_model(prompt_learner=dict(freeze=True))
+    assert not model.prompt_learner.trainable
+    assert not model.text_side_trains
+    model.encode_text([CAPTION]).sum().backward()
+    assert model.prompt_learner.soft_prompt.grad is None
+    assert model.text_projection.proj[0].weight.grad is not None
+
+
+def test_unknown_eos_token_is_an_error(build_tiny_model):
+    with pytest.raises(ValueError, match="eos_token='<nope>'"):
+        build_tiny_model(prompt_learner=dict(eos_token='<nope>'))

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from qwenclip_mm.models import Qwen3TextEncoder, last_token_pool
+
+
+def test_last_token_pool_left_and_right_padding():
+    hidden = torch.arange(2 * 4 * 1, dtype=torch.float).view(2, 4, 1)
+    right = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    left = torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
+    assert last_token_pool(hidden, right).flatten().tolist() == [1., 7.]
+    assert last_token_pool(hidden, left).flatten().tolist() == [3., 7.]
+
+
+def test_loads_local_folder_with_automodel(tiny_qwen3_dir):
+    enc = Qwen3TextEncoder(tiny_qwen3_dir, max_length=4096)
+    assert type(enc.model).__name__ == 'Qwen3Model'
+    assert enc.model.config._attn_implementation == 'sdpa'
+    assert enc.model.is_init
+    assert all(not p.requires_grad for p in enc.model.parameters())
+    assert enc.max_length == 4096
+
+
+def test_dtype_option(tiny_qwen3_dir):
+    enc = Qwen3TextEncoder(tiny_qwen3_dir, dtype='bfloat16')
+    assert next(enc.model.parameters()).dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="text_encoder.dtype='int8'"):
+        Qwen3TextEncoder(tiny_qwen3_dir, dtype='int8')
+
+
+def test_lora_mode_trains_only_adapters(tiny_qwen3_dir):
+    enc = Qwen3TextEncoder(
+        tiny_qwen3_dir,
+        train_mode='lora',
+        lora_cfg=dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj']))
+    trainable = [n for n, p in enc.named_parameters() if p.requires_grad]
+    assert trainable and all('lora_' in n for n in trainable)
+
+
+def test_full_mode_trains_everything(tiny_qwen3_dir):
+    enc = Qwen3TextEncoder(tiny_qwen3_dir, train_mode='full')
+    assert all(p.requires_grad for p in enc.model.parameters())
+
+
+def test_bad_configuration_names_the_key(tiny_qwen3_dir, tmp_path):
+    with pytest.raises(ValueError, match="train_mode='partial'.*frozen"):
+        Qwen3TextEncoder(tiny_qwen3_dir, train_mode='partial')
+    with pytest.raises(ValueError, match='lora_cfg is required'):
+        Qwen3TextEncoder(tiny_qwen3_dir, train_mode='lora')
+    missing = str(tmp_path / 'no-such-model')
+    with pytest.raises(FileNotFoundError,
+                       match='text_encoder.pretrained=.*no such folder'):
+        Qwen3TextEncoder(missing)
+
+
+def test_gradient_checkpointing_gives_same_prompt_gradients(
+        build_tiny_model):
+    grads = []
+    for ckpt in (False, True):
+        model = build_tiny_model(
+            text_encoder=dict(gradient_checkpointing=ckpt)).train()
+        llm = model.text_encoder.model
+        is_on = getattr(llm, 'is_activation_checkpointing',
+                        getattr(llm, 'is_gradient_checkpointing', None))
+        assert is_on == ckpt
+        feat = model.encode_text(['a small nodule in the right lung', 'ct'])
+        feat.sum().backward()
+        grads.append(model.prompt_learner.soft_prompt.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1])
+    assert grads[0].abs().sum() > 0
