@@ -22,6 +22,7 @@ Each fix is small, targeted and idempotent, and is applied when
 import importlib.metadata
 import importlib.util
 import os.path as osp
+import pickle
 import warnings
 
 import numpy as np
@@ -46,15 +47,40 @@ def _numpy_safe_globals() -> list:
     ]
 
 
-def mmengine_safe_globals() -> list:
-    """The exact non-tensor types that MMEngine 0.10.7 writes in checkpoints.
+def history_buffer_method(obj, name: str):
+    """Stand-in for ``getattr`` when unpickling an MMEngine checkpoint.
 
-    Returns:
-        list: Classes and functions to pass to
-        ``torch.serialization.add_safe_globals``.
+    ``HistoryBuffer`` pickles its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would
+    let a pickle read any attribute of any allowed object; this only hands
+    out those statistics methods.
+
+    Raises:
+        pickle.UnpicklingError: For anything else.
     """
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer, *_numpy_safe_globals()]
+    # The defaults are registered lazily, on the first HistoryBuffer made.
+    allowed = {'min', 'max', 'current', 'mean'}
+    allowed.update(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only '
+        'HistoryBuffer statistics methods are allowed')
+
+
+def mmengine_safe_globals() -> list:
+    """The exact non-tensor globals that MMEngine 0.10.7 writes in checkpoints.
+
+    Returns:
+        list: Classes and functions (or ``(function, name)`` pairs) to pass
+        to ``torch.serialization.add_safe_globals``.
+    """
+    from mmengine.logging import HistoryBuffer
+    return [
+        HistoryBuffer, (history_buffer_method, 'builtins.getattr'),
+        *_numpy_safe_globals()
+    ]
 
 
 def allow_mmengine_checkpoints() -> None:

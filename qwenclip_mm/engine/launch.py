@@ -2,6 +2,7 @@
 import os.path as osp
 from copy import deepcopy
 
+import torch
 from mmengine.config import ConfigDict
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -23,8 +24,10 @@ def set_dataloader_defaults(cfg,
 
     ``default_collate`` stacks images as ``MultiModalDataPreprocessor``
     expects (configs normally set it themselves). ``persistent_workers`` is
-    switched off where ``num_workers == 0``, which torch rejects.
+    switched off where ``num_workers == 0``, which torch rejects. Memory is
+    pinned only where there is a GPU to copy to.
     """
+    pin_memory = pin_memory and torch.cuda.is_available()
     defaults = ConfigDict(
         pin_memory=pin_memory,
         persistent_workers=persistent_workers,

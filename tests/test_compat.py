@@ -1,0 +1,179 @@
+"""Each compatibility fix of ``qwenclip_mm.compat``, with proof it is needed.
+
+Every check runs in a fresh interpreter, so "without the fix" really means
+``qwenclip_mm`` was never imported.
+"""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from qwenclip_mm import compat
+
+
+def run_python(code, cwd=None, env_path=None):
+    import os
+    env = dict(os.environ)
+    if env_path:
+        env['PYTHONPATH'] = os.pathsep.join(
+            [env_path, env.get('PYTHONPATH', '')])
+    return subprocess.run([sys.executable, '-c',
+                           textwrap.dedent(code)],
+                          capture_output=True,
+                          text=True,
+                          cwd=cwd,
+                          env=env,
+                          timeout=300)
+
+
+@pytest.fixture
+def mmengine_checkpoint(tmp_path):
+    """A checkpoint holding what MMEngine writes: HistoryBuffers, numpy."""
+    path = tmp_path / 'epoch_1.pth'
+    code = f"""
+        import numpy as np, torch
+        from mmengine.logging import MessageHub
+        hub = MessageHub.get_instance('compat-test')
+        hub.update_scalar('train/loss', 0.5)
+        hub.update_info('iter', 3)
+        torch.save(dict(
+            meta=dict(seed=np.int64(7), epoch=1,
+                      hist=np.arange(3, dtype=np.float32)),
+            message_hub=hub.state_dict(),
+            state_dict=dict(w=torch.ones(2))), {str(path)!r})
+    """
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+LOAD = """
+    import torch
+    ckpt = torch.load({path!r}, map_location='cpu')
+    print('loaded', int(ckpt['meta']['seed']),
+          ckpt['message_hub']['log_scalars']['train/loss'].current())
+"""
+
+
+def test_mmengine_checkpoint_needs_the_allow_list(mmengine_checkpoint):
+    without = run_python(LOAD.format(path=str(mmengine_checkpoint)))
+    assert without.returncode != 0
+    assert 'Weights only load failed' in without.stderr
+    with_fix = run_python('import qwenclip_mm\n' +
+                          textwrap.dedent(LOAD).format(
+                              path=str(mmengine_checkpoint)))
+    assert with_fix.returncode == 0, with_fix.stderr
+    assert 'loaded 7 0.5' in with_fix.stdout
+
+
+def test_a_pickled_callable_is_still_refused(tmp_path):
+    marker = tmp_path / 'payload-ran'
+    evil = tmp_path / 'evil.pth'
+    build = f"""
+        import os, torch
+        class Payload:
+            def __reduce__(self):
+                return (os.system, ('touch {marker}',))
+        torch.save(dict(state_dict={{}}, meta=Payload()), {str(evil)!r})
+    """
+    assert run_python(build).returncode == 0
+    assert not marker.exists()
+    load = f"""
+        import qwenclip_mm, torch
+        try:
+            torch.load({str(evil)!r}, map_location='cpu')
+        except Exception as e:
+            print('refused:', type(e).__name__)
+    """
+    result = run_python(load)
+    assert 'refused: UnpicklingError' in result.stdout, result.stderr
+    assert not marker.exists()
+
+
+def test_safe_globals_are_exactly_the_listed_types():
+    entries = compat.mmengine_safe_globals()
+    objs = [e[0] if isinstance(e, tuple) else e for e in entries]
+    names = {getattr(o, '__name__', repr(o)) for o in objs}
+    assert 'HistoryBuffer' in names and '_reconstruct' in names
+    assert not names & {'system', 'eval', 'exec', 'getattr', 'Popen'}
+    assert getattr not in objs
+
+
+def test_getattr_stand_in_only_gives_history_buffer_statistics():
+    import pickle
+    from mmengine.logging import HistoryBuffer
+    fn = compat.history_buffer_method
+    assert fn(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError, match='only'):
+        fn(HistoryBuffer, '__init__')
+    with pytest.raises(pickle.UnpicklingError):
+        fn(subprocess, 'run')
+
+
+def test_a_pickled_getattr_outside_the_allow_list_is_refused(tmp_path):
+    evil = tmp_path / 'evil-getattr.pth'
+    build = f"""
+        import torch
+        from mmengine.logging import HistoryBuffer
+        class Probe:
+            def __reduce__(self):
+                return (getattr, (HistoryBuffer, '__init__'))
+        torch.save(dict(meta=Probe()), {str(evil)!r})
+    """
+    assert run_python(build).returncode == 0
+    result = run_python(f"""
+        import qwenclip_mm, torch
+        try:
+            torch.load({str(evil)!r}, map_location='cpu')
+            print('loaded')
+        except Exception as e:
+            print('refused:', type(e).__name__, e)
+    """)
+    assert 'refused: UnpicklingError' in result.stdout, result.stderr
+
+
+@pytest.fixture
+def fake_pycocotools(tmp_path):
+    """Make ``pycocotools`` look installed, as mmpretrain checks it."""
+    pkg = tmp_path / 'pycocotools'
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text('')
+    dist = tmp_path / 'pycocotools-2.0.8.dist-info'
+    dist.mkdir()
+    (dist / 'METADATA').write_text(
+        'Metadata-Version: 2.1\nName: pycocotools\nVersion: 2.0.8\n')
+    return str(tmp_path)
+
+
+def test_imports_with_pycocotools_installed(fake_pycocotools):
+    without = run_python('import mmpretrain.models', env_path=fake_pycocotools)
+    assert without.returncode != 0, 'mmpretrain imported: fix not needed?'
+    code = """
+        import qwenclip_mm
+        from mmpretrain.registry import MODELS
+        assert 'QwenCLIP' in MODELS.module_dict
+        print('ok')
+    """
+    result = run_python(code, env_path=fake_pycocotools)
+    assert result.returncode == 0, result.stderr
+    assert 'ok' in result.stdout
+
+
+def test_mmpretrain_config_bases_without_pkg_resources(tmp_path):
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text("_base_ = 'mmpretrain::_base_/default_runtime.py'\n")
+    # setuptools >= 82 ships no pkg_resources; hide it in case it is there.
+    code = f"""
+        import sys
+        sys.modules['pkg_resources'] = None
+        {{imports}}
+        from mmengine.config import Config
+        print(Config.fromfile({str(cfg)!r}).default_scope)
+    """
+    without = run_python(code.format(imports=''))
+    assert without.returncode != 0
+    assert 'pkg_resources' in without.stderr
+    result = run_python(code.format(imports='import qwenclip_mm'))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith('mmpretrain')

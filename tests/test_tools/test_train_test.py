@@ -1,0 +1,121 @@
+"""End to end: the standard tools/train.py and tools/test.py on the tiny
+config, including a run killed mid-epoch and resumed."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from qwenclip_mm.testing.synthetic_rocov2 import make_synthetic_rocov2
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO_ROOT, 'configs', 'qwenclip',
+                  'qwenclip_tiny_1xb32_synthetic-rocov2.py')
+ITERS_PER_EPOCH = 3
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('synthetic-rocov2'))
+    make_synthetic_rocov2(
+        root, num_train=16 * ITERS_PER_EPOCH, num_valid=16, num_test=16)
+    return root
+
+
+def cfg_options(data_root, model_dir, epochs=2, extra=()):
+    return [
+        '--cfg-options',
+        f'model.text_encoder.pretrained={model_dir}',
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=16',
+        f'train_cfg.max_epochs={epochs}',
+        'train_cfg.val_interval=1',
+        f'param_scheduler.1.end={epochs}',
+        'default_hooks.logger.interval=1',
+        *extra,
+    ]
+
+
+def run_tool(args, check=True):
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [osp.dirname(osp.abspath(__file__)),
+         env.get('PYTHONPATH', '')])
+    result = subprocess.run([sys.executable, *args],
+                            cwd=REPO_ROOT,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + \
+            result.stderr[-3000:]
+    return result
+
+
+def test_train_then_test(tiny_data, tiny_qwen3_dir, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    opts = cfg_options(tiny_data, tiny_qwen3_dir)
+    run_tool(['tools/train.py', CONFIG, '--work-dir', work_dir, *opts])
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+    best = glob.glob(osp.join(work_dir, 'best_mean_recall_epoch_*.pth'))
+    assert len(best) == 1
+
+    out = str(tmp_path / 'metrics.json')
+    result = run_tool([
+        'tools/test.py', CONFIG, best[0], '--work-dir', work_dir, '--out',
+        out, *opts
+    ])
+    with open(out) as f:
+        metrics = json.load(f)
+    for direction in ('i2t', 't2i'):
+        for k in (1, 5, 10):
+            value = metrics[f'{direction}/retrieval/Recall@{k}']
+            assert 0 <= value <= 100
+        assert (metrics[f'{direction}/retrieval/Recall@10'] >=
+                metrics[f'{direction}/retrieval/Recall@1'])
+    recalls = [
+        metrics[f'{d}/retrieval/Recall@{k}'] for d in ('i2t', 't2i')
+        for k in (1, 5, 10)
+    ]
+    assert metrics['mean_recall'] == pytest.approx(sum(recalls) / 6)
+    assert 'mean_recall' in result.stdout + result.stderr
+
+
+def test_resume_after_kill(tiny_data, tiny_qwen3_dir, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    # Killed in the middle of epoch 2, after epoch 1's checkpoint.
+    kill_at = ITERS_PER_EPOCH + 2
+    crashing = tmp_path / 'crashing_config.py'
+    crashing.write_text(
+        f'_base_ = {CONFIG!r}\n'
+        "custom_imports = dict(imports=['qwenclip_mm', 'kill_hook'])\n"
+        "custom_hooks = [dict(type='RetrievalMeanRecallHook'),\n"
+        f"                dict(type='KillAtIterHook', kill_at={kill_at})]\n")
+    killed = run_tool([
+        'tools/train.py',
+        str(crashing), '--work-dir', work_dir,
+        *cfg_options(tiny_data, tiny_qwen3_dir, epochs=3)
+    ],
+                      check=False)
+    assert killed.returncode == -9
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert not osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+
+    resumed = run_tool([
+        'tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
+        *cfg_options(tiny_data, tiny_qwen3_dir, epochs=3)
+    ])
+    log = resumed.stdout + resumed.stderr
+    assert 'resumed epoch: 1' in log
+    last = osp.join(work_dir, 'epoch_3.pth')
+    ckpt = torch.load(last, map_location='cpu')  # weights_only, allow-listed
+    assert ckpt['meta']['epoch'] == 3
+    assert ckpt['meta']['iter'] == 3 * ITERS_PER_EPOCH
+    assert 'prompt_learner.soft_prompt' in ckpt['state_dict']
