@@ -133,6 +133,11 @@ class QwenCLIP(BaseModel):
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised joint-space features of a list of captions."""
+        if len(texts) == 0:
+            # A retrieval batch may carry no captions (class-level galleries
+            # list each caption once, with one of its images).
+            return self.head.logit_scale.new_zeros(
+                0, self.text_projection.out_channels)
         sequences, _ = self.prompt_learner.tokenize(
             texts, self.text_encoder.max_length)
         input_ids, attention_mask = self.prompt_learner.pad(

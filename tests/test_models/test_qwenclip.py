@@ -108,3 +108,13 @@ def test_frozen_text_side_builds_no_llm_graph(build_tiny_model):
 def test_mismatched_projection_size_fails_at_build(build_tiny_model):
     with pytest.raises(ValueError, match='text_projection.in_channels=99'):
         build_tiny_model(text_projection=dict(in_channels=99))
+
+
+def test_retrieval_batch_without_captions(build_tiny_model):
+    model = build_tiny_model().eval()
+    images = torch.randn(2, 3, 32, 32)
+    samples = [DataSample(text=[]), DataSample(text=[])]
+    with torch.no_grad():
+        feats = model.extract_feat(images, samples)
+    assert feats['text_feat'].shape == (0, 16)
+    assert feats['image_feat'].shape == (2, 16)
