@@ -46,6 +46,10 @@ class HybridPromptLearner(BaseModule):
             is the text embedding. Defaults to ``'<|endoftext|>'``
             (Qwen3-Embedding's).
         freeze (bool): Keep the soft vectors fixed. Defaults to False.
+        max_caption_tokens (int, optional): Cap on the caption's own tokens,
+            on top of the encoder's ``max_length`` (e.g. 77 to read only as
+            much of a report as a CLIP text tower would). Defaults to None
+            (no extra cap).
         init_cfg (dict, optional): Initialisation config of MMEngine.
     """
 
@@ -58,8 +62,14 @@ class HybridPromptLearner(BaseModule):
                  num_soft_tokens: Optional[int] = None,
                  eos_token: str = '<|endoftext|>',
                  freeze: bool = False,
+                 max_caption_tokens: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if max_caption_tokens is not None and max_caption_tokens < 1:
+            raise ValueError('prompt_learner.max_caption_tokens='
+                             f'{max_caption_tokens!r}; expected None or an '
+                             'int >= 1')
+        self.max_caption_tokens = max_caption_tokens
         self.tokenizer = tokenizer
         self.instruction_ids = self._encode(instruction)
         self.query_ids = self._encode(query_prefix)
@@ -124,6 +134,8 @@ class HybridPromptLearner(BaseModule):
                 f'{self.num_soft_tokens}, query prefix {len(self.query_ids)},'
                 ' EOS 1); expected max_length > '
                 f'{self.num_prompt_tokens}')
+        if self.max_caption_tokens is not None:
+            budget = min(budget, self.max_caption_tokens)
         return budget
 
     def tokenize(self, captions: Sequence[str],

@@ -88,3 +88,14 @@ def test_frozen_soft_prompt_gets_no_gradient(build_tiny_model):
 def test_unknown_eos_token_is_an_error(build_tiny_model):
     with pytest.raises(ValueError, match="eos_token='<nope>'"):
         build_tiny_model(prompt_learner=dict(eos_token='<nope>'))
+
+
+def test_max_caption_tokens_caps_the_caption_only(build_tiny_model):
+    model = build_tiny_model(prompt_learner=dict(max_caption_tokens=5))
+    prompt = model.prompt_learner
+    (seq, ), kept = prompt.tokenize([LONG], max_length=128)
+    assert kept == [5]
+    assert len(seq) == prompt.num_prompt_tokens + 5
+    assert seq[-1] == prompt.eos_id
+    with pytest.raises(ValueError, match='max_caption_tokens=0'):
+        build_tiny_model(prompt_learner=dict(max_caption_tokens=0))
