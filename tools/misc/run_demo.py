@@ -21,10 +21,10 @@ import subprocess
 import sys
 import time
 
+from qwenclip_mm.testing.demo_assets import ensure_demo_assets
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/qwenclip/qwenclip_tiny_1xb32_synthetic-rocov2.py'
-MODEL_DIR = 'data/qwen3-tiny'
-DATA_DIR = 'data/synthetic-rocov2'
 
 
 def parse_args():
@@ -43,19 +43,6 @@ def parse_args():
         action='store_true',
         help='rewrite the tiny checkpoint and the synthetic data set')
     return parser.parse_args()
-
-
-def prepare(regenerate: bool) -> None:
-    """Write the tiny checkpoint and the synthetic data set if missing."""
-    from qwenclip_mm.testing.synthetic_rocov2 import (make_synthetic_rocov2,
-                                                      synthetic_corpus)
-    from qwenclip_mm.testing.tiny_qwen3 import make_tiny_qwen3
-    if regenerate or not osp.isfile(osp.join(DATA_DIR, 'cui_mapping.csv')):
-        print(f'writing the synthetic ROCOv2-layout data set to {DATA_DIR}')
-        make_synthetic_rocov2(DATA_DIR)
-    if regenerate or not osp.isfile(osp.join(MODEL_DIR, 'config.json')):
-        print(f'writing a tiny random Qwen3 checkpoint to {MODEL_DIR}')
-        make_tiny_qwen3(MODEL_DIR, corpus=synthetic_corpus())
 
 
 def run_tool(args: list) -> None:
@@ -91,7 +78,7 @@ def main():
     args = parse_args()
     os.chdir(REPO_ROOT)
     start = time.time()
-    prepare(args.regenerate)
+    ensure_demo_assets(regenerate=args.regenerate)
     options = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
     run_tool(['tools/train.py', CONFIG, '--work-dir', args.work_dir] +
              options)
