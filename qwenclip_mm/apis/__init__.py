@@ -1,0 +1,9 @@
+"""Inference helpers for users: load a model, encode, search."""
+from .inference import encode_image, encode_text, load_model
+from .retrieval_split import RetrievalSplit, load_split
+from .search import search
+
+__all__ = [
+    'load_model', 'encode_image', 'encode_text', 'search', 'RetrievalSplit',
+    'load_split'
+]

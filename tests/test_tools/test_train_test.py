@@ -2,61 +2,15 @@
 config, including a run killed mid-epoch and resumed."""
 import glob
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
+from utils import TINY_CONFIG as CONFIG
+from utils import ITERS_PER_EPOCH, cfg_options, run_tool
+from utils import tiny_data  # noqa: F401  (fixture)
 
-from qwenclip_mm.testing.synthetic_rocov2 import make_synthetic_rocov2
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO_ROOT, 'configs', 'qwenclip',
-                  'qwenclip_tiny_1xb32_synthetic-rocov2.py')
-ITERS_PER_EPOCH = 3
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('synthetic-rocov2'))
-    make_synthetic_rocov2(
-        root, num_train=16 * ITERS_PER_EPOCH, num_valid=16, num_test=16)
-    return root
-
-
-def cfg_options(data_root, model_dir, epochs=2, extra=()):
-    return [
-        '--cfg-options',
-        f'model.text_encoder.pretrained={model_dir}',
-        f'train_dataloader.dataset.data_root={data_root}',
-        f'val_dataloader.dataset.data_root={data_root}',
-        f'test_dataloader.dataset.data_root={data_root}',
-        'train_dataloader.batch_size=16',
-        f'train_cfg.max_epochs={epochs}',
-        'train_cfg.val_interval=1',
-        f'param_scheduler.1.end={epochs}',
-        'default_hooks.logger.interval=1',
-        *extra,
-    ]
-
-
-def run_tool(args, check=True):
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [osp.dirname(osp.abspath(__file__)),
-         env.get('PYTHONPATH', '')])
-    result = subprocess.run([sys.executable, *args],
-                            cwd=REPO_ROOT,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=600)
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + \
-            result.stderr[-3000:]
-    return result
+HERE = osp.dirname(osp.abspath(__file__))
 
 
 def test_train_then_test(tiny_data, tiny_qwen3_dir, tmp_path):
@@ -103,7 +57,8 @@ def test_resume_after_kill(tiny_data, tiny_qwen3_dir, tmp_path):
         str(crashing), '--work-dir', work_dir,
         *cfg_options(tiny_data, tiny_qwen3_dir, epochs=3)
     ],
-                      check=False)
+                      check=False,
+                      pythonpath=[HERE])
     assert killed.returncode == -9
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert not osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
