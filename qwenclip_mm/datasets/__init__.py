@@ -1,4 +1,20 @@
 """Data sets; importing this package registers them in mmpretrain."""
-from .rocov2 import ROCOv2Dataset
+from .annotations import (check_caption, check_images, check_key,
+                          find_bad_images, read_csv_records,
+                          read_jsonl_records)
+from .image_text import ImageTextDataset
+from .irma import (IRMACode, IRMADataset, describe_irma_axis,
+                   irma_code_to_text, load_irma_hierarchy, parse_irma_code)
+from .retrieval_items import build_retrieval_items
+from .rocov2 import ROCOv2Dataset, find_rocov2_img_dir
+from .samplers import LengthGroupedSampler, caption_length
+from .transforms import LoadImageFromFileStrict
 
-__all__ = ['ROCOv2Dataset']
+__all__ = [
+    'ROCOv2Dataset', 'IRMADataset', 'ImageTextDataset',
+    'LoadImageFromFileStrict', 'IRMACode', 'parse_irma_code',
+    'describe_irma_axis', 'irma_code_to_text', 'load_irma_hierarchy',
+    'read_csv_records', 'read_jsonl_records', 'check_key', 'check_caption',
+    'check_images', 'find_bad_images', 'build_retrieval_items',
+    'find_rocov2_img_dir', 'LengthGroupedSampler', 'caption_length'
+]

@@ -1,5 +1,4 @@
 """ROCOv2 radiology image-caption data set for retrieval."""
-import csv
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -7,80 +6,58 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .annotations import (check_caption, check_images, check_key,
+                          read_csv_records)
+from .retrieval_items import build_retrieval_items
+
 SPLITS = ('train', 'valid', 'test')
 CAPTION_COLUMNS = ('ID', 'Caption')
 CONCEPT_COLUMNS = ('ID', 'CUIs')
 CUI_MAPPING_COLUMNS = ('CUI', 'Canonical name')
+#: The parts ``text_mode`` may add after the caption: per part, the concept
+#: file's suffix and the heading its names get in the text.
+TEXT_PARTS = {
+    'manual': ('_concepts_manual.csv', 'Image type'),
+    'concepts': ('_concepts.csv', 'Concepts'),
+}
 
 
-def read_rocov2_csv(path: str,
-                    columns: Sequence[str]) -> List[Tuple[int, List[str]]]:
-    """Read one of ROCOv2's CSV files.
-
-    The real files have Windows line endings, quoted fields holding commas,
-    ``""`` and line breaks, and may lack a final newline or start with a
-    byte-order mark; the csv module with ``newline=''`` reads all of that
-    exactly. It reads in strict mode, as otherwise an unclosed quote would
-    silently swallow the rest of the file into one caption.
-
-    Args:
-        path (str): The CSV file.
-        columns (Sequence[str]): The column names the header must contain.
-            Other columns are allowed and ignored.
-
-    Returns:
-        list[tuple[int, list[str]]]: For every record, the line it starts on
-        (the header is line 1) and its values for ``columns``, in that order,
-        unstripped.
+def parse_text_mode(text_mode: str) -> Tuple[str, ...]:
+    """Return the parts after ``'caption'`` of a ``text_mode``.
 
     Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file is not UTF-8, lacks a column, or a record has
-            a different number of fields than the header.
+        ValueError: Unless ``text_mode`` is ``'caption'`` followed by
+            distinct ``'+manual'`` / ``'+concepts'`` parts.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} not found: expected a CSV file with the header '
-            f'{",".join(columns)!r}')
-    expected = ','.join(columns)
-    records = []
-    line = 1
-    try:
-        with open(path, newline='', encoding='utf-8-sig') as f:
-            reader = csv.reader(f, strict=True)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(
-                    f'{path} is empty: expected the header {expected!r}')
-            names = [name.strip() for name in header]
-            missing = [c for c in columns if c not in names]
-            if missing:
-                raise ValueError(
-                    f'{path}, line 1: expected the header {expected!r}, got '
-                    f'{",".join(header)!r} (missing {", ".join(missing)})')
-            index = [names.index(c) for c in columns]
-            while True:
-                # ``line_num`` counts physical lines read so far, so a record
-                # with quoted line breaks is reported where it starts.
-                line = reader.line_num + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if not row:
-                    continue  # a blank line
-                if len(row) != len(header):
-                    raise ValueError(
-                        f'{path}, line {line}: expected {len(header)} fields '
-                        f'({",".join(header)}), got {len(row)}: '
-                        f'{",".join(row)[:120]!r} (quote fields that contain '
-                        'commas)')
-                records.append((line, [row[i] for i in index]))
-    except UnicodeDecodeError as e:
-        raise ValueError(f'{path} is not UTF-8 text: {e}') from e
-    except csv.Error as e:
-        raise ValueError(f'{path}, line {line}: {e} (check the quotes of '
-                         'this record)') from e
-    return records
+    parts = text_mode.split('+')
+    extra = tuple(parts[1:])
+    if (parts[0] != 'caption' or len(set(extra)) != len(extra)
+            or any(part not in TEXT_PARTS for part in extra)):
+        raise ValueError(
+            f'text_mode must be "caption" optionally followed by distinct '
+            f'"+manual" and "+concepts" parts (e.g. "caption+concepts"), got '
+            f'{text_mode!r}')
+    return extra
+
+
+def find_rocov2_img_dir(data_root: str, split: str) -> Optional[str]:
+    """Return the image folder of ``split`` in either layout, or None.
+
+    Looks for ``{split}`` and then ``{split}_images/{split}`` (as unzipped
+    from Zenodo) under ``data_root``.
+    """
+    for candidate in rocov2_img_dir_candidates(data_root, split):
+        if osp.isdir(candidate):
+            return candidate
+    return None
+
+
+def rocov2_img_dir_candidates(data_root: str, split: str) -> List[str]:
+    """The folders where the images of ``split`` may be, in search order."""
+    return [
+        osp.join(data_root, split),
+        osp.join(data_root, f'{split}_images', split)
+    ]
 
 
 @DATASETS.register_module()
@@ -124,14 +101,40 @@ class ROCOv2Dataset(BaseDataset):
     ``RetrievalValLoop`` expects. Captions are kept exactly as written except
     for leading and trailing whitespace, which is removed.
 
+    **Texts.** ``text_mode`` says what the text of an image is, in training
+    and in evaluation alike:
+
+    - ``'caption'``: the caption only;
+    - ``'caption+manual'``: the caption, a line break and
+      ``Image type: `` followed by the canonical names of the image's
+      manual concepts (the checked modality, view and body region CUIs of
+      ``{split}_concepts_manual.csv``), joined by ``'; '``;
+    - ``'caption+concepts'``: the same with ``Concepts: `` and the
+      automatic concepts of ``{split}_concepts.csv``;
+    - ``'caption+manual+concepts'`` (or the two parts in the other order):
+      both lines, in the order given.
+
+    For example ``'caption+manual'`` turns the first test image's text into
+    ``'CT chest axial view showing a huge ascending aortic aneurysm (*).\\nImage type: X-Ray Computed Tomography'``.
+    A line is left out when the image has no such concepts; a CUI missing
+    from ``cui_mapping.csv`` is written as the CUI itself. Modes with
+    concepts need the concept file and ``cui_mapping.csv``.
+
+    Some captions occur on several images. With
+    ``merge_identical_texts=True`` identical texts are one gallery entry
+    whose positives are all their images (multi-positive recall), and in
+    training such images share an ``image_id``, so the contrastive head
+    treats them as positives; see
+    :func:`~qwenclip_mm.datasets.retrieval_items.build_retrieval_items`.
+
     Files are checked when the data set is built, and every problem is
     reported with the file, the line and what was expected: a missing
     captions file or image folder, a missing column, a duplicate or empty
     ID, an empty caption, a record with the wrong number of fields. Concept
     rows whose ID has no caption are ignored with a warning (so a captions
     file filtered to a subset still works with the official concept files).
-    Missing images are listed up front only with ``check_images=True``, as
-    that touches every file.
+    Missing and unreadable (``PIL.Image.verify``) images are listed up front
+    only with ``check_images=True``, as that touches every file.
 
     Args:
         data_root (str): The folder holding the files above.
@@ -143,8 +146,14 @@ class ROCOv2Dataset(BaseDataset):
         img_dir (str, optional): The folder with the images of ``split``,
             absolute or relative to ``data_root``. Defaults to None, which
             uses ``{split}`` or else ``{split}_images/{split}``.
+        text_mode (str): ``'caption'``, ``'caption+manual'``,
+            ``'caption+concepts'`` or ``'caption+manual+concepts'``; see
+            above. Defaults to ``'caption'``.
+        merge_identical_texts (bool): Whether identical texts are one
+            gallery entry with all their images as positives. Defaults to
+            False (every caption is its own entry, as in strict recall).
         check_images (bool): Whether to check at construction that every
-            image exists. Defaults to False.
+            image exists and passes ``PIL.Image.verify``. Defaults to False.
         pipeline (Sequence): Processing pipeline. Defaults to an empty tuple.
         **kwargs: Other keyword arguments of :class:`BaseDataset`, such as
             ``lazy_init`` or ``serialize_data``. Not ``indices``: like
@@ -153,7 +162,8 @@ class ROCOv2Dataset(BaseDataset):
 
     Attributes:
         img_size (int): The number of images.
-        text_size (int): The number of captions.
+        text_size (int): The number of texts in the gallery (the number of
+            captions unless ``merge_identical_texts``).
         cui_names (dict[str, str] | None): CUI to canonical name, from
             ``cui_mapping.csv``; None when that file is absent.
 
@@ -185,12 +195,17 @@ class ROCOv2Dataset(BaseDataset):
                  split: str = 'train',
                  test_mode: bool = False,
                  img_dir: Optional[str] = None,
+                 text_mode: str = 'caption',
+                 merge_identical_texts: bool = False,
                  check_images: bool = False,
                  pipeline: Sequence = (),
                  **kwargs):
         if split not in SPLITS:
             raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
         self.split = split
+        self.text_mode = text_mode
+        self._text_parts = parse_text_mode(text_mode)
+        self.merge_identical_texts = merge_identical_texts
         self.check_images = check_images
         self._find_img_dir = img_dir is None
         self.img_size = 0
@@ -214,81 +229,73 @@ class ROCOv2Dataset(BaseDataset):
             list[dict]: The items described in the class docstring.
         """
         ids, captions = self._load_captions()
-        cuis = self._load_concepts(f'{self.split}_concepts.csv', ids)
-        cuis_manual = self._load_concepts(f'{self.split}_concepts_manual.csv',
-                                          ids)
-        self.cui_names = self._load_cui_names()
+        concepts = {
+            part: self._load_concepts(f'{self.split}{suffix}', ids,
+                                      part in self._text_parts)
+            for part, (suffix, _) in TEXT_PARTS.items()
+        }
+        self.cui_names = self._load_cui_names(bool(self._text_parts))
         img_prefix = self._resolve_img_dir()
 
-        data_list = []
-        for i, (ori_id, text) in enumerate(zip(ids, captions)):
-            item = dict(
-                img_path=osp.join(img_prefix, f'{ori_id}.jpg'),
-                image_id=i,
-                ori_id=ori_id,
-                cuis=cuis.get(ori_id, []),
-                cuis_manual=cuis_manual.get(ori_id, []))
-            if self.test_mode:
-                item.update(text=[text], gt_text_id=[i], gt_image_id=[i])
-            else:
-                item.update(text=text, text_id=i)
-            data_list.append(item)
-
+        images, texts = [], []
+        for ori_id, caption in zip(ids, captions):
+            cuis = {part: concepts[part].get(ori_id, []) for part in concepts}
+            images.append(
+                dict(
+                    img_path=osp.join(img_prefix, f'{ori_id}.jpg'),
+                    ori_id=ori_id,
+                    cuis=cuis['concepts'],
+                    cuis_manual=cuis['manual']))
+            texts.append([self._text(caption, cuis)])
         if self.check_images:
-            self._check_images([item['img_path'] for item in data_list])
-        # ROCOv2 has exactly one caption per image.
-        self.img_size = self.text_size = len(data_list)
+            check_images([image['img_path'] for image in images],
+                         self.ann_file, img_prefix)
+        data_list, self.img_size, self.text_size = build_retrieval_items(
+            images, texts, self.test_mode, self.merge_identical_texts)
         return data_list
+
+    def _text(self, caption: str, cuis: Dict[str, List[str]]) -> str:
+        """Append the concept names ``text_mode`` asks for to a caption."""
+        text = caption
+        for part in self._text_parts:
+            names = [self.cui_names.get(cui, cui) for cui in cuis[part]]
+            if names:
+                text += f'\n{TEXT_PARTS[part][1]}: {"; ".join(names)}'
+        return text
 
     def _load_captions(self) -> Tuple[List[str], List[str]]:
         """Return the IDs and stripped captions of ``self.ann_file``."""
         path = self.ann_file
         ids, captions = [], []
-        first_line = {}
-        for line, (ori_id, caption) in read_rocov2_csv(path,
-                                                       CAPTION_COLUMNS):
-            ori_id = self._check_key(path, line, ori_id, 'ID', first_line)
-            text = caption.strip()
-            if not text:
-                raise ValueError(
-                    f'{path}, line {line}: the caption of {ori_id!r} is '
-                    f'empty or only whitespace ({caption!r}); expected text')
+        first_line: Dict[str, int] = {}
+        for line, (ori_id, caption) in read_csv_records(
+                path, CAPTION_COLUMNS):
+            ori_id = check_key(path, line, ori_id, 'ID', first_line)
             ids.append(ori_id)
-            captions.append(text)
+            captions.append(check_caption(path, line, caption, ori_id))
         return ids, captions
 
-    @staticmethod
-    def _check_key(path: str, line: int, key: str, column: str,
-                   first_line: Dict[str, int]) -> str:
-        """Return the stripped key of a row, recording it in ``first_line``.
-
-        Raises:
-            ValueError: If the key is empty or was seen before.
-        """
-        key = key.strip()
-        if not key:
-            raise ValueError(f'{path}, line {line}: empty {column}; expected '
-                             f'a {column} in every row')
-        if key in first_line:
-            raise ValueError(
-                f'{path}, line {line}: duplicate {column} {key!r} (first on '
-                f'line {first_line[key]}); expected every {column} once')
-        first_line[key] = line
-        return key
-
-    def _load_concepts(self, name: str,
-                       ids: List[str]) -> Dict[str, List[str]]:
-        """Return ID -> CUIs from an optional concepts file.
+    def _load_concepts(self, name: str, ids: List[str],
+                       required: bool) -> Dict[str, List[str]]:
+        """Return ID -> CUIs from a concepts file.
 
         Rows with IDs that have no caption are dropped with one warning.
+
+        Raises:
+            FileNotFoundError: If the file is ``required`` (by
+                ``text_mode``) but absent.
         """
         path = self._path(name)
         if not osp.isfile(path):
+            if required:
+                raise FileNotFoundError(
+                    f'{path} not found: text_mode={self.text_mode!r} needs '
+                    f'it (header {",".join(CONCEPT_COLUMNS)!r})')
             return {}
         known = set(ids)
         concepts, first_line, orphans = {}, {}, []
-        for line, (ori_id, value) in read_rocov2_csv(path, CONCEPT_COLUMNS):
-            ori_id = self._check_key(path, line, ori_id, 'ID', first_line)
+        for line, (ori_id, value) in read_csv_records(path, CONCEPT_COLUMNS):
+            ori_id = check_key(path, line, ori_id, 'ID', first_line)
             if ori_id not in known:
                 orphans.append(f'line {line}: {ori_id}')
                 continue
@@ -302,46 +309,44 @@ class ROCOv2Dataset(BaseDataset):
                 f'{"; ".join(orphans[:5])})')
         return concepts
 
-    def _load_cui_names(self) -> Optional[Dict[str, str]]:
-        """Return CUI -> canonical name, or None without a mapping file."""
+    def _load_cui_names(self, required: bool) -> Optional[Dict[str, str]]:
+        """Return CUI -> canonical name, or None without a mapping file.
+
+        Raises:
+            FileNotFoundError: If the file is ``required`` (by
+                ``text_mode``) but absent.
+        """
         path = self._path('cui_mapping.csv')
         if not osp.isfile(path):
+            if required:
+                raise FileNotFoundError(
+                    f'{path} not found: text_mode={self.text_mode!r} needs '
+                    'the concept names (header '
+                    f'{",".join(CUI_MAPPING_COLUMNS)!r})')
             return None
         names, first_line = {}, {}
-        for line, (cui, name) in read_rocov2_csv(path, CUI_MAPPING_COLUMNS):
-            cui = self._check_key(path, line, cui, 'CUI', first_line)
+        for line, (cui, name) in read_csv_records(path, CUI_MAPPING_COLUMNS):
+            cui = check_key(path, line, cui, 'CUI', first_line)
             names[cui] = name.strip()
         return names
 
     def _resolve_img_dir(self) -> str:
         """Find the split's image folder and store it in ``data_prefix``."""
         if self._find_img_dir:
-            candidates = [
-                self._path(self.split),
-                self._path(osp.join(f'{self.split}_images', self.split))
-            ]
-            found = [c for c in candidates if osp.isdir(c)]
-            if not found:
+            found = find_rocov2_img_dir(self.data_root, self.split)
+            if found is None:
+                candidates = rocov2_img_dir_candidates(self.data_root,
+                                                       self.split)
                 raise FileNotFoundError(
                     f'No image folder for split {self.split!r}: expected '
                     f'{candidates[0]} or {candidates[1]}; pass img_dir= if '
                     'the images are elsewhere')
-            self.data_prefix['img_path'] = found[0]
+            self.data_prefix['img_path'] = found
         elif not osp.isdir(self.img_prefix):
             raise FileNotFoundError(
                 f'img_dir {self.img_prefix} is not a folder; expected the '
                 f'images of split {self.split!r} as ID.jpg in it')
         return self.img_prefix
-
-    def _check_images(self, paths: List[str]):
-        """Raise listing the images in ``paths`` that do not exist."""
-        missing = [p for p in paths if not osp.isfile(p)]
-        if missing:
-            shown = '\n  '.join(missing[:5])
-            raise FileNotFoundError(
-                f'{len(missing)} of {len(paths)} images listed in '
-                f'{self.ann_file} are missing from {self.img_prefix}; '
-                f'first {min(5, len(missing))}:\n  {shown}')
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""

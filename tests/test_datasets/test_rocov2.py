@@ -369,3 +369,87 @@ def test_real_test_split_retrieval_format(real_root):
     assert item['ori_id'] == 'ROCOv2_2023_test_009972'
     assert item['gt_text_id'] == item['gt_image_id'] == [9926]
     assert len(item['text']) == 1 and not item['text'][0].endswith(' ')
+
+
+CONCEPTS = 'ID,CUIs\r\nA,C1;C9\r\nB,\r\nC,C2\r\n'
+MANUAL = 'ID,CUIs\r\nA,C3\r\nB,C3;C1\r\n'
+MAPPING = 'CUI,Canonical name\r\nC1,Lung\r\nC2,"Mass, left"\r\nC3,Plain x-ray'
+
+
+@pytest.mark.parametrize(
+    'text_mode, texts',
+    [
+        ('caption', ['a, "x"', 'b', 'c']),
+        ('caption+manual', [
+            'a, "x"\nImage type: Plain x-ray',
+            'b\nImage type: Plain x-ray; Lung', 'c'
+        ]),
+        # C9 is not in cui_mapping.csv: the CUI itself is written.
+        ('caption+concepts',
+         ['a, "x"\nConcepts: Lung; C9', 'b', 'c\nConcepts: Mass, left']),
+        ('caption+concepts+manual', [
+            'a, "x"\nConcepts: Lung; C9\nImage type: Plain x-ray',
+            'b\nImage type: Plain x-ray; Lung', 'c\nConcepts: Mass, left'
+        ]),
+    ])
+def test_text_mode(tmp_path, text_mode, texts):
+    root = make_root(
+        tmp_path,
+        'ID,Caption\r\nA,"a, ""x"""\r\nB,b\r\nC,c\r\n',
+        concepts=CONCEPTS,
+        manual=MANUAL,
+        mapping=MAPPING)
+    train = ROCOv2Dataset(root, text_mode=text_mode)
+    assert [item['text'] for item in all_items(train)] == texts
+    test = ROCOv2Dataset(root, text_mode=text_mode, test_mode=True)
+    assert [item['text'] for item in all_items(test)] == [[t] for t in texts]
+
+
+def test_text_mode_errors(tmp_path):
+    root = make_root(tmp_path, 'ID,Caption\r\nA,a\r\n',
+                     concepts='ID,CUIs\r\nA,C1\r\n')
+    for bad in ('concepts', 'caption+modality', 'caption+concepts+concepts',
+                'caption+'):
+        with pytest.raises(ValueError, match='text_mode must be "caption"'):
+            ROCOv2Dataset(root, text_mode=bad)
+    with pytest.raises(FileNotFoundError,
+                       match=r"cui_mapping.csv not found: text_mode="
+                       r"'caption\+concepts' needs the concept names"):
+        ROCOv2Dataset(root, text_mode='caption+concepts')
+    with pytest.raises(FileNotFoundError,
+                       match=r"train_concepts_manual.csv not found: "
+                       r"text_mode='caption\+manual' needs it"):
+        ROCOv2Dataset(root, text_mode='caption+manual')
+
+
+def test_merge_identical_captions(tmp_path):
+    root = make_root(tmp_path, 'ID,Caption\r\nA,same\r\nB,other\r\n'
+                     'C, same \r\n')
+    test = ROCOv2Dataset(root, test_mode=True, merge_identical_texts=True)
+    assert test.text_size == 2 and test.img_size == 3
+    assert [item['gt_image_id'] for item in all_items(test)] == [[[0, 2]],
+                                                                 [[1]], []]
+    train = ROCOv2Dataset(root, merge_identical_texts=True)
+    assert [item['image_id'] for item in all_items(train)] == [0, 1, 0]
+
+
+def test_check_images_lists_unreadable(synthetic, tmp_path):
+    root = tmp_path / 'copy'
+    shutil.copytree(synthetic['data_root'], root)
+    broken = root / 'valid' / (synthetic['splits']['valid']['ids'][2] +
+                               '.jpg')
+    broken.write_bytes(b'')
+    with pytest.raises(OSError) as e:
+        ROCOv2Dataset(str(root), split='valid', check_images=True)
+    assert not isinstance(e.value, FileNotFoundError)
+    assert '1 of 6 images listed in' in str(e.value)
+    assert f'{broken} (' in str(e.value)
+
+
+def test_real_test_split_text_mode(real_root):
+    dataset = ROCOv2Dataset(
+        real_root, split='test', text_mode='caption+manual+concepts')
+    assert dataset.get_data_info(0)['text'] == (
+        'CT chest axial view showing a huge ascending aortic aneurysm (*).\n'
+        'Image type: X-Ray Computed Tomography\n'
+        'Concepts: X-Ray Computed Tomography; Aneurysm, Ascending Aorta')

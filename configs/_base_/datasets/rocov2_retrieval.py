@@ -4,7 +4,8 @@ dataset_type = 'ROCOv2Dataset'
 data_root = 'data/rocov2'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # Names the file when an image is corrupt (mmcv's loader may not).
+    dict(type='LoadImageFromFileStrict'),
     dict(
         type='RandomResizedCrop',
         scale=224,
@@ -17,7 +18,7 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileStrict'),
     dict(
         type='ResizeEdge', scale=224, edge='short', interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
