@@ -68,3 +68,47 @@ def test_gradient_checkpointing_gives_same_prompt_gradients(
         grads.append(model.prompt_learner.soft_prompt.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
     assert grads[0].abs().sum() > 0
+
+
+def test_checkpoints_leave_out_frozen_llm_weights(build_tiny_model, tmp_path):
+    from mmengine.runner import load_checkpoint, save_checkpoint
+    model = build_tiny_model()
+    keys = model.state_dict().keys()
+    assert not [k for k in keys if k.startswith('text_encoder.model.')]
+    assert 'prompt_learner.soft_prompt' in keys
+    with torch.no_grad():
+        model.prompt_learner.soft_prompt.add_(1.0)
+    path = str(tmp_path / 'ckpt.pth')
+    save_checkpoint({'state_dict': model.state_dict()}, path)
+
+    fresh = build_tiny_model(seed=1)
+    # strict: the frozen weights are not reported missing; they come from
+    # the pretrained folder, the trained parts from the checkpoint.
+    load_checkpoint(fresh, path, strict=True)
+    torch.testing.assert_close(fresh.prompt_learner.soft_prompt,
+                               model.prompt_learner.soft_prompt)
+    for a, b in zip(fresh.text_encoder.model.parameters(),
+                    model.text_encoder.model.parameters()):
+        assert torch.equal(a, b)
+    # A trained weight that is missing is still reported.
+    state = dict(model.state_dict())
+    del state['prompt_learner.soft_prompt']
+    with pytest.raises(RuntimeError, match='soft_prompt'):
+        fresh.load_state_dict(state, strict=True)
+
+
+def test_lora_checkpoints_keep_adapters_only(build_tiny_model):
+    model = build_tiny_model(
+        text_encoder=dict(
+            train_mode='lora',
+            lora_cfg=dict(r=4, target_modules=['q_proj', 'v_proj'])))
+    llm_keys = [
+        k for k in model.state_dict() if k.startswith('text_encoder.model.')
+    ]
+    assert llm_keys and all('lora_' in k for k in llm_keys)
+
+
+def test_save_frozen_weights_keeps_them(build_tiny_model):
+    model = build_tiny_model(text_encoder=dict(save_frozen_weights=True))
+    assert any(
+        k.startswith('text_encoder.model.') for k in model.state_dict())
