@@ -29,9 +29,12 @@ model = dict(
         out_type='cls_token',
     ),
     image_projection=dict(in_channels=64, out_channels=embed_dim),
+    # The tiny Qwen3 is random, not pretrained, so unlike the paper's frozen
+    # Qwen3-Embedding it has to learn: here the LLM trains too.
     text_encoder=dict(
         pretrained='data/qwen3-tiny',
         dtype='float32',
+        train_mode='full',
         gradient_checkpointing=False,
         local_files_only=True),
     text_projection=dict(out_channels=embed_dim, hidden_channels=128),
@@ -101,10 +104,10 @@ param_scheduler = [
         eta_min=1e-5,
         by_epoch=True,
         begin=1,
-        end=12,
+        end=30,
         convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=12, val_interval=4)
+train_cfg = dict(max_epochs=30, val_interval=10)
 auto_scale_lr = dict(base_batch_size=32)
 
 default_hooks = dict(logger=dict(interval=10))
