@@ -18,7 +18,16 @@ Each fix is small, targeted and idempotent, and is applied when
   ``pkg_resources``, which MMEngine 0.10.7 uses to find the configs of an
   installed package; configs inheriting ``mmpretrain::...`` bases fail.
   We resolve packages with ``importlib`` instead.
+* :func:`init_dist_without_cuda`: MMEngine 0.10.7's ``pytorch`` launcher
+  calls ``torch.cuda.set_device`` before ``init_process_group`` whatever the
+  backend, so ``torchrun tools/train.py --launcher pytorch`` fails on a host
+  without CUDA even with ``env_cfg.dist_cfg.backend='gloo'``. There we
+  initialise the process group directly, and destroy it at exit: with torch
+  2.14's gloo, a rank that exits with its group alive while another rank
+  still works (rank 0 saving a checkpoint) often aborts
+  ("terminate called without an active exception").
 """
+import atexit
 import importlib.metadata
 import importlib.util
 import os.path as osp
@@ -140,6 +149,30 @@ def resolve_packages_without_pkg_resources() -> None:
     mmengine_config.get_installed_path = _get_installed_path
 
 
+def _destroy_process_group() -> None:
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def init_dist_without_cuda() -> None:
+    """Let MMEngine's ``pytorch`` launcher start where there is no GPU."""
+    from mmengine.device import get_device
+    from mmengine.dist import utils
+    if getattr(utils._init_dist_pytorch, 'without_cuda', False):
+        return
+    original = utils._init_dist_pytorch
+
+    def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        # MMEngine's own branches serve NPU, MLU, MUSA and CUDA devices.
+        if get_device() not in ('cpu', 'mps') or init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+        atexit.register(_destroy_process_group)
+
+    _init_dist_pytorch.without_cuda = True
+    utils._init_dist_pytorch = _init_dist_pytorch
+
+
 def apply_all() -> None:
     """Apply every fix of this module (safe to call more than once)."""
     # mmcv-lite has no compiled ops by design; its warning about them on
@@ -149,6 +182,7 @@ def apply_all() -> None:
     allow_mmengine_checkpoints()
     disable_broken_multimodal_import()
     resolve_packages_without_pkg_resources()
+    init_dist_without_cuda()
 
 
 apply_all()

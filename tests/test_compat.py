@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 from qwenclip_mm import compat
 
@@ -177,3 +178,28 @@ def test_mmpretrain_config_bases_without_pkg_resources(tmp_path):
     result = run_python(code.format(imports='import qwenclip_mm'))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith('mmpretrain')
+INIT_DIST = """
+    import os
+    import torch.distributed as dist
+    os.environ.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+                      MASTER_ADDR='127.0.0.1', MASTER_PORT='{port}')
+    from mmengine.dist import init_dist
+    init_dist('pytorch', backend='gloo')
+    print('initialised', dist.is_initialized(), dist.get_world_size())
+"""
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='MMEngine itself works with CUDA')
+def test_pytorch_launcher_needs_the_fix_without_cuda():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    code = textwrap.dedent(INIT_DIST).format(port=port)
+    without = run_python(code)
+    assert without.returncode != 0
+    assert 'set_device' in without.stderr
+    with_fix = run_python('import qwenclip_mm\n' + code)
+    assert with_fix.returncode == 0, with_fix.stderr
+    assert 'initialised True 1' in with_fix.stdout

@@ -4,24 +4,21 @@ import os.path as osp
 import subprocess
 import sys
 
-import pytest
-
 from qwenclip_mm.testing.synthetic_rocov2 import make_synthetic_rocov2
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(REPO_ROOT, 'configs', 'qwenclip',
                        'qwenclip_tiny_1xb32_synthetic-rocov2.py')
-#: Training iterations per epoch on :func:`tiny_data` with batches of 16.
+#: Training iterations per epoch on :func:`make_tiny_data` with batches of
+#: 16.
 ITERS_PER_EPOCH = 3
 
 
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
+def make_tiny_data(root):
     """A synthetic ROCOv2 folder: 48 train pairs, 16 valid and 16 test."""
-    root = str(tmp_path_factory.mktemp('synthetic-rocov2'))
     make_synthetic_rocov2(
-        root, num_train=16 * ITERS_PER_EPOCH, num_valid=16, num_test=16)
-    return root
+        str(root), num_train=16 * ITERS_PER_EPOCH, num_valid=16, num_test=16)
+    return str(root)
 
 
 def cfg_overrides(data_root, model_dir, epochs=2, val_interval=1):

@@ -1,1 +1,4 @@
+from .checkpoint import (AtomicLocalBackend, atomic_write,  # noqa: F401
+                         load_from_local)
+from . import fsdp  # noqa: F401  (registers the FSDP wrap policy)
 from .hooks import *  # noqa: F401,F403

@@ -7,9 +7,11 @@ from .projection import ImageProjection, TextProjection
 from .prompt_learner import DEFAULT_INIT_PHRASE, HybridPromptLearner
 from .qwenclip import QwenCLIP
 from .text_encoder import Qwen3TextEncoder, last_token_pool
+from .vit_checkpoint import CheckpointVisionTransformer
 
 __all__ = [
     'CLIPContrastiveHead', 'gather_features', 'multi_positive_cross_entropy',
     'ImageProjection', 'TextProjection', 'DEFAULT_INIT_PHRASE',
-    'HybridPromptLearner', 'QwenCLIP', 'Qwen3TextEncoder', 'last_token_pool'
+    'HybridPromptLearner', 'QwenCLIP', 'Qwen3TextEncoder', 'last_token_pool',
+    'CheckpointVisionTransformer'
 ]

@@ -11,6 +11,19 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 
+class _ScaleGrad(torch.autograd.Function):
+    """Identity in the forward pass; multiplies the gradient by ``factor``."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, factor: float) -> torch.Tensor:
+        ctx.factor = factor
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad * ctx.factor, None
+
+
 def gather_features(
     image_feat: torch.Tensor,
     text_feat: torch.Tensor,
@@ -19,10 +32,12 @@ def gather_features(
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Concatenate features and image ids from every rank, in rank order.
 
-    With ``gather_with_grad`` the gather is differentiable, so each rank's
-    features get gradients from the losses computed on all ranks; otherwise
-    the other ranks' features are constants and only the local slice keeps
-    its graph (open_clip's ``gather_with_grad=False``).
+    With ``gather_with_grad`` the gather is differentiable: its backward
+    pass sums, over all ranks, the gradients of each rank's slice, so a
+    rank's features get the gradients of the losses computed on every rank.
+    Otherwise the other ranks' features are constants and only the local
+    slice keeps its graph (open_clip's ``gather_with_grad=False``). Every
+    rank must pass the same number of rows.
 
     Args:
         image_feat (torch.Tensor): ``(B, D)`` local image features.
@@ -82,18 +97,28 @@ class CLIPContrastiveHead(BaseModule):
     instead of as negatives. The loss is the mean over rows (never the sum)
     of the image-to-text and text-to-image cross-entropies, averaged.
 
+    Under DDP or FSDP (which average gradients over ranks) every allowed
+    combination of ``gather_with_grad`` and ``local_loss`` gives exactly the
+    gradients of the single-process loss on the global batch;
+    ``docs/distributed.md`` explains why and
+    ``tests/test_models/test_distributed.py`` checks it.
+
     Args:
         logit_scale_init (float): Initial temperature inverse.
             Defaults to ``1 / 0.07``.
         max_logit_scale (float): The scale is clamped at this value.
             Defaults to 100.
         learnable_scale (bool): Learn the logit scale. Defaults to True.
-        gather_with_grad (bool): Differentiable gather of features under
-            DDP. Defaults to True.
+        gather_with_grad (bool): Gather features from the other ranks with
+            a differentiable all-gather. Without it, each rank's features
+            get gradients only from its own loss, which for the full loss is
+            the whole global-batch gradient, multiplied here by the world
+            size to undo DDP's averaging. Defaults to True.
         local_loss (bool): Each rank computes the loss of its own rows
-            against the global batch (less memory, same gradients in
-            expectation, as open_clip's ``local_loss``); otherwise every
-            rank computes the full global matrix. Defaults to False.
+            against the global batch (``B x world_size * B`` logits instead
+            of the full square, as open_clip's ``local_loss``); otherwise
+            every rank computes the full global matrix. Needs
+            ``gather_with_grad``. Defaults to False.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
         init_cfg (dict, optional): Initialisation config of MMEngine.
     """
@@ -107,21 +132,35 @@ class CLIPContrastiveHead(BaseModule):
                  loss_weight: float = 1.0,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if local_loss and not gather_with_grad:
+            # Without the gradient through the gather, no rank would push
+            # its features away from the other ranks' rows: the gradient
+            # would not be the global batch's, nor proportional to it.
+            raise ValueError(
+                'head.local_loss=True needs head.gather_with_grad=True')
         if not 0 < logit_scale_init <= max_logit_scale:
             raise ValueError(
                 f'head.logit_scale_init={logit_scale_init} must be in '
                 f'(0, max_logit_scale={max_logit_scale}]')
         self.max_logit_scale = max_logit_scale
+        # One element, not a 0-d tensor: FSDP cannot shard scalars.
         self.logit_scale = nn.Parameter(
-            torch.tensor(math.log(logit_scale_init)),
+            torch.tensor([math.log(logit_scale_init)]),
             requires_grad=learnable_scale)
         self.gather_with_grad = gather_with_grad
         self.local_loss = local_loss
         self.loss_weight = loss_weight
 
     def get_logit_scale(self) -> torch.Tensor:
-        """The current scale, never above ``max_logit_scale``."""
-        return self.logit_scale.exp().clamp(max=self.max_logit_scale)
+        """The current scale (0-d), never above ``max_logit_scale``."""
+        return self.logit_scale.exp().clamp(max=self.max_logit_scale)[0]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the scale became 1-d hold a 0-d one.
+        key = prefix + 'logit_scale'
+        if key in state_dict and state_dict[key].dim() == 0:
+            state_dict[key] = state_dict[key].reshape(1)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def loss(self, image_feat: torch.Tensor, text_feat: torch.Tensor,
              image_ids: torch.Tensor) -> dict:
@@ -137,6 +176,14 @@ class CLIPContrastiveHead(BaseModule):
             dict: ``loss`` and the (detached) ``logit_scale`` for logging.
         """
         scale = self.get_logit_scale()
+        world_size = get_world_size()
+        if not self.gather_with_grad and world_size > 1:
+            # This rank's full loss already holds every term of its features,
+            # so their gradient is complete; DDP then divides by the world
+            # size, which only the scale's gradient (same on every rank)
+            # should be.
+            image_feat = _ScaleGrad.apply(image_feat, world_size)
+            text_feat = _ScaleGrad.apply(text_feat, world_size)
         all_image, all_text, all_ids = gather_features(
             image_feat, text_feat, image_ids, self.gather_with_grad)
         if self.local_loss:

@@ -7,10 +7,14 @@ import os.path as osp
 import pytest
 import torch
 from utils import TINY_CONFIG as CONFIG
-from utils import ITERS_PER_EPOCH, cfg_options, run_tool
-from utils import tiny_data  # noqa: F401  (fixture)
+from utils import ITERS_PER_EPOCH, cfg_options, make_tiny_data, run_tool
 
 HERE = osp.dirname(osp.abspath(__file__))
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory):
+    return make_tiny_data(tmp_path_factory.mktemp('synthetic-rocov2'))
 
 
 def test_train_then_test(tiny_data, tiny_qwen3_dir, tmp_path):
