@@ -7,7 +7,7 @@ from .irma import (IRMACode, IRMADataset, describe_irma_axis,
                    irma_code_to_text, load_irma_hierarchy, parse_irma_code)
 from .retrieval_items import build_retrieval_items
 from .rocov2 import ROCOv2Dataset, find_rocov2_img_dir
-from .samplers import LengthGroupedSampler, caption_length
+from .samplers import LengthGroupedSampler
 from .transforms import LoadImageFromFileStrict
 
 __all__ = [
@@ -16,5 +16,5 @@ __all__ = [
     'describe_irma_axis', 'irma_code_to_text', 'load_irma_hierarchy',
     'read_csv_records', 'read_jsonl_records', 'check_key', 'check_caption',
     'check_images', 'find_bad_images', 'build_retrieval_items',
-    'find_rocov2_img_dir', 'LengthGroupedSampler', 'caption_length'
+    'find_rocov2_img_dir', 'LengthGroupedSampler'
 ]

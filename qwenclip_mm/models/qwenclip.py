@@ -4,15 +4,32 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_gather
+from mmengine.dist import all_gather, get_world_size
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .text_feature_cache import TextFeatureCache, text_model_fingerprint
+
 
 def all_gather_concat(data: torch.Tensor) -> torch.Tensor:
-    """Concatenate a tensor from all ranks in rank order (no gradient)."""
-    return torch.cat(all_gather(data), dim=0)
+    """Concatenate a tensor from all ranks in rank order (no gradient).
+
+    Ranks may hold different numbers of rows: a class-level text gallery
+    (IRMA) lists each caption with one image only, so one rank can have more
+    captions than another. Rows are padded to the largest count for the
+    collective and trimmed again.
+    """
+    if get_world_size() == 1:
+        return data
+    counts = [
+        int(c.item()) for c in all_gather(
+            torch.tensor([data.size(0)], device=data.device))
+    ]
+    padded = data.new_zeros((max(counts), *data.shape[1:]))
+    padded[:data.size(0)] = data
+    parts = all_gather(padded)
+    return torch.cat([part[:n] for part, n in zip(parts, counts)], dim=0)
 
 
 def _texts_of(data_samples: Sequence[DataSample]) -> List[str]:
@@ -28,6 +45,11 @@ def _texts_of(data_samples: Sequence[DataSample]) -> List[str]:
             raise TypeError(f'data sample {i}: "text" must be a str or a '
                             f'list of str, got {type(text).__name__}')
     return texts
+
+
+def _invalidate_text_cache(model, incompatible_keys) -> None:
+    """Load-state-dict post hook: check the fingerprint again."""
+    model.text_cache.invalidate()
 
 
 @MODELS.register_module()
@@ -51,6 +73,15 @@ class QwenCLIP(BaseModel):
         image_projection (dict): Config of :class:`ImageProjection` (or any
             module mapping the backbone output to the joint space).
         head (dict): Config of :class:`CLIPContrastiveHead`.
+        text_cache (dict, optional): Keyword arguments of
+            :class:`TextFeatureCache`, e.g. ``dict()`` (in memory) or
+            ``dict(file='text_features.pth')``: compute each caption's LLM
+            embedding once and reuse it in every epoch and in evaluation.
+            Only for a frozen text side (``text_encoder.train_mode='frozen'``
+            and a frozen or empty soft prompt), where that embedding never
+            changes. Cached features are computed without autocast, in the
+            LLM's dtype, so training under AMP and evaluation read the same
+            ones. Defaults to None (no cache).
         data_preprocessor (dict, optional): Defaults to
             ``MultiModalDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config of MMEngine.
@@ -63,6 +94,7 @@ class QwenCLIP(BaseModel):
                  text_projection: dict,
                  image_projection: dict,
                  head: dict = dict(type='CLIPContrastiveHead'),
+                 text_cache: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -93,6 +125,20 @@ class QwenCLIP(BaseModel):
                 f'outputs {self.text_encoder.hidden_size}-d embeddings; '
                 'leave in_channels unset to use the encoder size')
         self.head = MODELS.build(head)
+
+        self.text_cache = None
+        if text_cache is not None:
+            if self.text_side_trains:
+                raise ValueError(
+                    'model.text_cache needs a frozen text side, as cached '
+                    'features would go stale; got text_encoder.train_mode='
+                    f'{self.text_encoder.train_mode!r} and prompt_learner.'
+                    f'freeze={not self.prompt_learner.trainable}. Set '
+                    "train_mode='frozen' and prompt_learner.freeze=True, or "
+                    'remove text_cache')
+            self.text_cache = TextFeatureCache(**text_cache)
+            # New weights (a loaded checkpoint) need a new fingerprint.
+            self.register_load_state_dict_post_hook(_invalidate_text_cache)
 
     @property
     def device(self) -> torch.device:
@@ -133,11 +179,36 @@ class QwenCLIP(BaseModel):
 
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised joint-space features of a list of captions."""
+        return self._encode_text(texts)[0]
+
+    def _encode_text(self, texts: Sequence[str]
+                     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Text features and the padding fraction of the LLM batch.
+
+        Returns:
+            tuple: L2-normalised features ``(T, D)`` and the fraction of the
+            LLM's input positions that were padding (0 when every caption
+            came from the text feature cache, None without captions).
+        """
         if len(texts) == 0:
             # A retrieval batch may carry no captions (class-level galleries
             # list each caption once, with one of its images).
             return self.head.logit_scale.new_zeros(
-                0, self.text_projection.out_channels)
+                0, self.text_projection.out_channels), None
+        if self.text_cache is None:
+            pooled, pad_frac = self._llm_embed(texts)
+        else:
+            pooled, pad_frac = self._cached_llm_embed(texts)
+        feat = self.text_projection(pooled.float())
+        return F.normalize(feat, dim=-1), pad_frac
+
+    def _llm_embed(self,
+                   texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Pooled LLM embeddings ``(T, H)`` and the batch's padding fraction.
+
+        Sequences are right-padded to the longest in the batch, never to
+        ``max_length``, so the padding fraction is all the waste there is.
+        """
         sequences, _ = self.prompt_learner.tokenize(
             texts, self.text_encoder.max_length)
         input_ids, attention_mask = self.prompt_learner.pad(
@@ -147,8 +218,36 @@ class QwenCLIP(BaseModel):
             embeds = self.prompt_learner(
                 input_ids, self.text_encoder.embed_tokens(input_ids))
             pooled = self.text_encoder(embeds, attention_mask)
-        feat = self.text_projection(pooled.float())
-        return F.normalize(feat, dim=-1)
+        pad_frac = 1 - attention_mask.float().mean()
+        return pooled, pad_frac
+
+    def _cached_llm_embed(
+            self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_llm_embed` through the text feature cache.
+
+        Only the captions not cached yet go through the LLM; the padding
+        fraction is theirs, 0 when there are none (no position was padded).
+        """
+        if self.text_side_trains:
+            raise RuntimeError(
+                'model.text_cache is set but the text side now trains (some '
+                'LLM or soft prompt parameter requires grad); cached features '
+                'would go stale')
+        cache = self.text_cache
+        if not cache.verified:
+            cache.bind(
+                text_model_fingerprint(self.text_encoder,
+                                       self.prompt_learner))
+        missing = cache.missing(texts)
+        pad_frac = self.head.logit_scale.new_zeros(())
+        if missing:
+            # Without autocast, so training under AMP and evaluation cache
+            # and read the same features.
+            with torch.no_grad(), torch.autocast(
+                    self.device.type, enabled=False):
+                pooled, pad_frac = self._llm_embed(missing)
+            cache.add(missing, pooled)
+        return cache.get(texts).to(self.device), pad_frac
 
     def extract_feat(self,
                      images: Optional[torch.Tensor] = None,
@@ -178,13 +277,19 @@ class QwenCLIP(BaseModel):
 
         Samples sharing an ``image_id`` are positives of each other; samples
         without one are only their own positive.
+
+        Returns:
+            dict: The head's ``loss`` and ``logit_scale``, and ``pad_frac``,
+            the fraction of the LLM's input positions that were padding
+            (logged, not optimised).
         """
-        feats = self.extract_feat(images, data_samples)
-        if feats['text_feat'].size(0) != feats['image_feat'].size(0):
+        image_feat = self.encode_image(images)
+        text_feat, pad_frac = self._encode_text(_texts_of(data_samples))
+        if text_feat.size(0) != image_feat.size(0):
             raise ValueError(
                 'training batches need exactly one caption per image, got '
-                f"{feats['image_feat'].size(0)} images and "
-                f"{feats['text_feat'].size(0)} captions")
+                f'{image_feat.size(0)} images and {text_feat.size(0)} '
+                'captions')
         image_ids = torch.tensor(
             [
                 s.get('image_id', -1 - i)
@@ -192,8 +297,9 @@ class QwenCLIP(BaseModel):
             ],
             dtype=torch.long,
             device=self.device)
-        return self.head.loss(feats['image_feat'], feats['text_feat'],
-                              image_ids)
+        losses = self.head.loss(image_feat, text_feat, image_ids)
+        losses['pad_frac'] = pad_frac
+        return losses
 
     def predict(self,
                 images: torch.Tensor,

