@@ -49,6 +49,12 @@ val_dataloader = dict(
         check_images=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Testing adds image-to-image retrieval by class (same IRMA code):
+# i2t/image_retrieval/Precision@K and mAP@K.
+test_evaluator = [
+    dict(type='ImageTextRetrievalMetric', topk=(1, 5, 10)),
+    dict(type='ImageToImageRetrievalMetric', topk=(1, 5), label_key='code'),
+]
 
 # Keep the last checkpoint, not the best on the test split.
 default_hooks = dict(checkpoint=dict(save_best=None))

@@ -7,7 +7,7 @@ from mmpretrain.registry import DATASETS
 
 from .annotations import (check_caption, check_images, read_csv_records,
                           read_jsonl_records, row_error)
-from .retrieval_items import build_retrieval_items
+from .retrieval_items import build_retrieval_items, select_subset
 
 FORMATS = ('csv', 'jsonl')
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson')
@@ -95,6 +95,13 @@ class ImageTextDataset(BaseDataset):
         merge_identical_texts (bool): See above. Defaults to False.
         check_images (bool): Whether to check at construction that every
             image exists and passes ``PIL.Image.verify``. Defaults to False.
+        subset_size (int, optional): Keep a deterministic subset of this
+            many images (e.g. 2000 for the common 2,000-pair test subset),
+            drawn by their ``ori_id`` with ``subset_seed`` before the
+            retrieval items are built, so the galleries and positives are
+            the subset's. Defaults to None (all). Use this, not
+            ``indices``.
+        subset_seed (int): The subset's seed. Defaults to 0.
         classes (Sequence[str], optional): The label names in class-index
             order. Defaults to None: the distinct labels sorted (as numbers
             if all are integers).
@@ -141,6 +148,8 @@ class ImageTextDataset(BaseDataset):
                  test_mode: bool = False,
                  merge_identical_texts: bool = False,
                  check_images: bool = False,
+                 subset_size: Optional[int] = None,
+                 subset_seed: int = 0,
                  pipeline: Sequence = (),
                  **kwargs):
         if file_format is None:
@@ -163,6 +172,8 @@ class ImageTextDataset(BaseDataset):
         self.delimiter = delimiter
         self.merge_identical_texts = merge_identical_texts
         self.check_images = check_images
+        self.subset_size = subset_size
+        self.subset_seed = subset_seed
         self.img_size = 0
         self.text_size = 0
         super().__init__(
@@ -222,6 +233,9 @@ class ImageTextDataset(BaseDataset):
         if self.concepts_column is not None:
             for image, (_, _, concepts) in zip(images, first_rows):
                 image['concepts'] = concepts
+        images, captions = select_subset(images, captions,
+                                         self.subset_size, self.subset_seed,
+                                         self.ann_file)
         if self.check_images:
             check_images([image['img_path'] for image in images],
                          self.ann_file, self.img_prefix)

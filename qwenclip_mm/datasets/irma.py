@@ -26,7 +26,7 @@ from mmpretrain.registry import DATASETS
 
 from .annotations import (check_images, check_key, read_csv_records,
                           resolve_path, row_error)
-from .retrieval_items import build_retrieval_items
+from .retrieval_items import build_retrieval_items, select_subset
 
 SPLITS = ('train', 'test')
 #: The official file names of ImageCLEF 2009 (the ``.02``/``.03`` suffixes
@@ -438,6 +438,13 @@ class IRMADataset(BaseDataset):
             :data:`DEFAULT_TEMPLATE`.
         check_images (bool): Whether to check at construction that every
             image exists and passes ``PIL.Image.verify``. Defaults to False.
+        subset_size (int, optional): Keep a deterministic subset of this
+            many images (e.g. 2000 for the common 2,000-pair test subset),
+            drawn by their ``ori_id`` with ``subset_seed`` before the
+            retrieval items are built, so the galleries and positives are
+            the subset's. Defaults to None (all). Use this, not
+            ``indices``.
+        subset_seed (int): The subset's seed. Defaults to 0.
         pipeline (Sequence): Processing pipeline. Defaults to an empty tuple.
         classes (Sequence[str], optional): The codes, in class-index order
             (e.g. the training split's ``dataset.CLASSES``, so test labels
@@ -491,6 +498,8 @@ class IRMADataset(BaseDataset):
                  hierarchy_file: Optional[str] = None,
                  text_template: str = DEFAULT_TEMPLATE,
                  check_images: bool = False,
+                 subset_size: Optional[int] = None,
+                 subset_seed: int = 0,
                  pipeline: Sequence = (),
                  **kwargs):
         if split not in SPLITS:
@@ -500,6 +509,8 @@ class IRMADataset(BaseDataset):
         self.delimiter = delimiter
         self.text_template = check_template(text_template)
         self.check_images = check_images
+        self.subset_size = subset_size
+        self.subset_seed = subset_seed
         data_root = osp.expanduser(data_root)
         self.hierarchy_file = resolve_path(data_root, hierarchy_file)
         self.hierarchy: Optional[Dict[str, Dict[str, str]]] = None
@@ -566,12 +577,14 @@ class IRMADataset(BaseDataset):
                 gt_label=class_index[code])
             for ori_id, code in zip(ids, codes)
         ]
+        captions = [[texts[code]] for code in codes]
+        images, captions = select_subset(images, captions, self.subset_size,
+                                         self.subset_seed, self.ann_file)
         if self.check_images:
             check_images([image['img_path'] for image in images],
                          self.ann_file, img_prefix)
         data_list, self.img_size, self.text_size = build_retrieval_items(
-            images, [[texts[code]] for code in codes],
-            self.test_mode,
+            images, captions, self.test_mode,
             merge_identical_texts=True)
         return data_list
 

@@ -5,7 +5,9 @@ evaluation format (that of :class:`mmpretrain.datasets.COCORetrieval`,
 which ``RetrievalValLoop`` and ``QwenCLIP.predict_all`` consume) mean the
 same everywhere.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from qwenclip_mm.evaluation.subsets import subset_indices
 
 
 def _components(captions: Sequence[Sequence[str]]) -> List[int]:
@@ -34,6 +36,43 @@ def _components(captions: Sequence[Sequence[str]]) -> List[int]:
     numbers: Dict[int, int] = {}
     return [numbers.setdefault(find(i), len(numbers))
             for i in range(len(captions))]
+
+
+def select_subset(images: Sequence[dict], captions: Sequence[Sequence[str]],
+                  size: Optional[int], seed: int, source: str
+                  ) -> Tuple[List[dict], List[Sequence[str]]]:
+    """Keep a deterministic subset of ``size`` images with their captions.
+
+    The images are drawn by :func:`~qwenclip_mm.evaluation.subset_indices`
+    keyed by their ``ori_id``, so the subset (e.g. the common 2,000-pair
+    test subset) depends only on the seed and the IDs, not on the file
+    order or the library versions, and keeps the file order. It is drawn
+    before the retrieval items are built, so gallery ids and positives are
+    those of the subset.
+
+    Args:
+        images (Sequence[dict]): Per image, a dict with ``ori_id``.
+        captions (Sequence[Sequence[str]]): Per image, its captions.
+        size (int, optional): Images to keep; None keeps all.
+        seed (int): The subset's seed.
+        source (str): The annotation file, named in errors.
+
+    Returns:
+        tuple: ``(images, captions)`` of the subset.
+
+    Raises:
+        ValueError: If ``size`` is not a positive int at most the number of
+            images.
+    """
+    if size is None:
+        return list(images), list(captions)
+    if isinstance(size, bool) or not isinstance(size, int) or not (
+            0 < size <= len(images)):
+        raise ValueError(f'subset_size must be an int in 1..{len(images)} '
+                         f'(the images in {source}), got {size!r}.')
+    keep = subset_indices(
+        len(images), size, seed, keys=[image['ori_id'] for image in images])
+    return [images[i] for i in keep], [captions[i] for i in keep]
 
 
 def build_retrieval_items(images: Sequence[dict],

@@ -8,7 +8,7 @@ from mmpretrain.registry import DATASETS
 
 from .annotations import (check_caption, check_images, check_key,
                           read_csv_records)
-from .retrieval_items import build_retrieval_items
+from .retrieval_items import build_retrieval_items, select_subset
 
 SPLITS = ('train', 'valid', 'test')
 CAPTION_COLUMNS = ('ID', 'Caption')
@@ -154,6 +154,13 @@ class ROCOv2Dataset(BaseDataset):
             False (every caption is its own entry, as in strict recall).
         check_images (bool): Whether to check at construction that every
             image exists and passes ``PIL.Image.verify``. Defaults to False.
+        subset_size (int, optional): Keep a deterministic subset of this
+            many images (e.g. 2000 for the common 2,000-pair test subset),
+            drawn by their ``ori_id`` with ``subset_seed`` before the
+            retrieval items are built, so the galleries and positives are
+            the subset's. Defaults to None (all). Use this, not
+            ``indices``.
+        subset_seed (int): The subset's seed. Defaults to 0.
         pipeline (Sequence): Processing pipeline. Defaults to an empty tuple.
         **kwargs: Other keyword arguments of :class:`BaseDataset`, such as
             ``lazy_init`` or ``serialize_data``. Not ``indices``: like
@@ -198,6 +205,8 @@ class ROCOv2Dataset(BaseDataset):
                  text_mode: str = 'caption',
                  merge_identical_texts: bool = False,
                  check_images: bool = False,
+                 subset_size: Optional[int] = None,
+                 subset_seed: int = 0,
                  pipeline: Sequence = (),
                  **kwargs):
         if split not in SPLITS:
@@ -207,6 +216,8 @@ class ROCOv2Dataset(BaseDataset):
         self._text_parts = parse_text_mode(text_mode)
         self.merge_identical_texts = merge_identical_texts
         self.check_images = check_images
+        self.subset_size = subset_size
+        self.subset_seed = subset_seed
         self._find_img_dir = img_dir is None
         self.img_size = 0
         self.text_size = 0
@@ -247,6 +258,8 @@ class ROCOv2Dataset(BaseDataset):
                     cuis=cuis['concepts'],
                     cuis_manual=cuis['manual']))
             texts.append([self._text(caption, cuis)])
+        images, texts = select_subset(images, texts, self.subset_size,
+                                      self.subset_seed, self.ann_file)
         if self.check_images:
             check_images([image['img_path'] for image in images],
                          self.ann_file, img_prefix)

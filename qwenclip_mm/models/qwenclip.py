@@ -334,7 +334,11 @@ class QwenCLIP(BaseModel):
         Returns:
             tuple: ``(i2t_samples, t2i_samples)`` (those requested): new
             DataSamples with ``pred_score`` over the gallery and
-            ``gt_label`` the gallery indices of the positives.
+            ``gt_label`` the gallery indices of the positives. The i2t
+            samples also carry the query's ``image_feat`` and the input
+            sample's metainfo (e.g. ``ori_id``, ``cuis``, ``code``), which
+            :class:`~qwenclip_mm.evaluation.ImageToImageRetrievalMetric`
+            reads.
         """
         image_feat = feats['image_feat']
         text_feat = feats['text_feat']
@@ -342,11 +346,16 @@ class QwenCLIP(BaseModel):
         if cal_i2t:
             texts_all = all_gather_concat(text_feat)[:num_texts]
             scores = image_feat @ texts_all.t()
-            results.append([
-                self._prediction(row, sample.get('gt_text_id'),
-                                 text=sample.get('text'))
-                for row, sample in zip(scores, data_samples)
-            ])
+            i2t = []
+            for row, feat, sample in zip(scores, image_feat, data_samples):
+                prediction = self._prediction(
+                    row, sample.get('gt_text_id'), text=sample.get('text'))
+                # The image's own feature and pack-time meta keys (``cuis``,
+                # ``code``, ...) let image-to-image metrics run in the loop.
+                prediction.set_metainfo(sample.metainfo)
+                prediction.image_feat = feat
+                i2t.append(prediction)
+            results.append(i2t)
         if cal_t2i:
             images_all = all_gather_concat(image_feat)[:num_images]
             scores = text_feat @ images_all.t()

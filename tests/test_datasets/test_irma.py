@@ -439,3 +439,26 @@ def test_fuzz_code_files(tmp_path, rows):
     assert [i['code'] for i in items] == [
         str(parse_irma_code(r[1])) for r in rows
     ]
+
+
+def test_subset_keeps_class_level_positives(tmp_path):
+    codes = ['1121-120-942-700', '1121-120-200-700', '1123-110-500-000']
+    rows = [row(str(100 + i), codes[i % 3]) for i in range(9)]
+    root = make_root(tmp_path, rows)
+    full = IRMADataset(root, split='train', test_mode=True)
+    dataset = IRMADataset(
+        root, split='train', test_mode=True, subset_size=5, subset_seed=1)
+    items = all_items(dataset)
+    assert dataset.img_size == 5
+    kept = [item['ori_id'] for item in items]
+    assert kept == [i['ori_id'] for i in all_items(full)
+                    if i['ori_id'] in set(kept)]
+    # Galleries are the subset's: one text per code left, whose positives
+    # are exactly the kept images with that code.
+    subset_codes = [item['code'] for item in items]
+    assert dataset.text_size == len(set(subset_codes))
+    positives = [gt for item in items for gt in item['gt_image_id']]
+    assert sorted(map(sorted, positives)) == sorted(
+        sorted(i for i, c in enumerate(subset_codes) if c == code)
+        for code in set(subset_codes))
+    assert sorted(i for gt in positives for i in gt) == list(range(5))

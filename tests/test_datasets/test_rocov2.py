@@ -453,3 +453,70 @@ def test_real_test_split_text_mode(real_root):
         'CT chest axial view showing a huge ascending aortic aneurysm (*).\n'
         'Image type: X-Ray Computed Tomography\n'
         'Concepts: X-Ray Computed Tomography; Aneurysm, Ascending Aorta')
+
+
+def test_subset_is_deterministic_and_renumbered(synthetic, tmp_path):
+    root = synthetic['data_root']
+    full = all_items(ROCOv2Dataset(root, split='test', test_mode=True))
+    dataset = ROCOv2Dataset(
+        root, split='test', test_mode=True, subset_size=5, subset_seed=3)
+    items = all_items(dataset)
+    assert len(items) == dataset.img_size == dataset.text_size == 5
+    # Galleries and positives are the subset's own, numbered from 0.
+    assert [item['image_id'] for item in items] == list(range(5))
+    assert [item['gt_text_id'] for item in items] == [[i] for i in range(5)]
+    assert [item['gt_image_id'] for item in items] == [[i] for i in range(5)]
+    # Whole images with their captions, in file order.
+    by_id = {item['ori_id']: item for item in full}
+    kept = [item['ori_id'] for item in items]
+    assert kept == [i['ori_id'] for i in full if i['ori_id'] in set(kept)]
+    assert all(item['text'] == by_id[item['ori_id']]['text']
+               and item['cuis'] == by_id[item['ori_id']]['cuis']
+               for item in items)
+
+    # Keyed by the IDs: the same images when the file's rows are shuffled.
+    shuffled = tmp_path / 'shuffled'
+    shutil.copytree(root, shuffled)
+    path = shuffled / 'test_captions.csv'
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.reader(f))
+    rows = rows[:1] + rows[1:][::-1]
+    with open(path, 'w', newline='', encoding='utf-8') as f:
+        csv.writer(f).writerows(rows)
+    again = ROCOv2Dataset(
+        str(shuffled), split='test', test_mode=True, subset_size=5,
+        subset_seed=3)
+    assert sorted(item['ori_id'] for item in all_items(again)) == sorted(kept)
+
+    other = ROCOv2Dataset(
+        root, split='test', test_mode=True, subset_size=5, subset_seed=4)
+    assert [item['ori_id'] for item in all_items(other)] != kept
+
+    # Training mode draws the same images.
+    train = ROCOv2Dataset(
+        root, split='test', subset_size=5, subset_seed=3)
+    assert [item['ori_id'] for item in all_items(train)] == kept
+
+
+@pytest.mark.parametrize('size', [0, 13, -1, 2.5, True])
+def test_subset_size_errors(synthetic, size):
+    root = synthetic['data_root']
+    with pytest.raises(ValueError, match=r'subset_size must be an int in '
+                       r'1\.\.12 \(the images in .*test_captions\.csv\)'):
+        ROCOv2Dataset(
+            root, split='test', test_mode=True, subset_size=size)
+
+
+def test_real_test_split_2000_pair_subset(real_root):
+    dataset = ROCOv2Dataset(
+        real_root, split='test', test_mode=True, subset_size=2000)
+    items = all_items(dataset)
+    assert len(items) == dataset.img_size == dataset.text_size == 2000
+    ids = [item['ori_id'] for item in items]
+    assert len(set(ids)) == 2000
+    rows = {row['ID']: row['Caption'].strip()
+            for row in read_real('test_captions.csv')}
+    assert all(item['text'] == [rows[item['ori_id']]] for item in items)
+    # Spread over the whole split, not its head.
+    numbers = sorted(int(i.rsplit('_', 1)[1]) for i in ids)
+    assert numbers[0] < 100 and numbers[-1] > 9800

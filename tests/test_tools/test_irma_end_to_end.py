@@ -10,6 +10,8 @@ import pytest
 from mmengine.config import Config
 from mmpretrain.registry import DATASETS
 
+from qwenclip_mm.apis import encode_image, load_model
+from qwenclip_mm.evaluation import image_retrieval_metrics
 from qwenclip_mm.testing import make_synthetic_irma
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -91,3 +93,18 @@ def test_train_then_test_class_level(irma_data, tiny_qwen3_dir, tmp_path):
     assert all(len(gt) == 2 for gt in positives)
     assert sorted(i for gt in positives for i in gt) == list(
         range(2 * NUM_CODES))
+
+    # Image-to-image retrieval ran in the retrieval loop (predict_all gives
+    # the metric each image's feature and code) and equals the metric
+    # computed from features encoded outside the loop.
+    cfg.test_dataloader.dataset.data_root = irma_data
+    cfg.model.text_encoder.pretrained = tiny_qwen3_dir
+    model = load_model(cfg, checkpoint)
+    items = [dataset.get_data_info(i) for i in range(len(dataset))]
+    feats = encode_image(model, [item['img_path'] for item in items])
+    expected = image_retrieval_metrics(
+        feats, labels=[item['code'] for item in items], topk=(1, 5))
+    for key in ('Precision@1', 'Precision@5', 'mAP@1', 'mAP@5'):
+        assert metrics[f'i2t/image_retrieval/{key}'] == pytest.approx(
+            expected[key], abs=1e-3), key
+    assert 't2i/image_retrieval/mAP@1' not in metrics

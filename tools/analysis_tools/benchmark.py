@@ -10,8 +10,7 @@ LLM into the soft prompt, and with gradient checkpointing set the same way:
   (instruction, soft prompt, query prefix, caption, EOS) assembled, then
   right-padded to the batch's longest; batches from
   :class:`~qwenclip_mm.datasets.LengthGroupedSampler` (counting tokens);
-  with ``--text-cache``
-  a frozen text side and the text feature cache.
+  with ``--text-cache`` a frozen text side and the text feature cache.
 - **reference**: the published QwenCLIP script's text path: random batches,
   ``query prefix + caption + EOS`` left-padded to the batch's longest with
   the instruction and soft prompt embeddings concatenated in front (so
@@ -52,8 +51,10 @@ are frozen, so only activation gradients are computed, not the ``4 N`` of
 weight training), plus attention ``4 L^2 d`` per layer and sequence forward
 (``d`` = heads x head size, twice that backward); the image tower trains,
 ``6 N`` per patch token plus attention. Recomputation by checkpointing is
-not counted (model FLOPs, not hardware FLOPs). MFU divides by the GPU's
-dense bf16 peak (H100/H200 989 TFLOP/s, A100 312) or ``--peak-tflops``.
+not counted (model FLOPs, not hardware FLOPs), nor is the LLM for captions
+served by the cache. TFLOP/s is printed on any device; MFU divides it by
+the GPU's dense bf16 peak (H100/H200 989 TFLOP/s, A100 312) or
+``--peak-tflops``.
 
 The last line is ``throughput vs reference: <ratio>x``, ours' samples/s
 over the reference's (with ``--grad-checkpointing both``: with
@@ -79,6 +80,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -325,15 +327,12 @@ def left_pad(sequences, pad_id, device):
 
 
 def reference_text_embed(model, texts):
-    """The reference's pooled LLM embeddings and LLM input positions.
+    """The reference's pooled LLM embeddings ``(B, H)``.
 
     The published script's layout: ``query prefix + caption + EOS``
     left-padded, the instruction and soft prompt embeddings concatenated in
     front, so the padding sits between prompt and caption. It tokenizes and
     truncates as ours does, so only the layout differs.
-
-    Returns:
-        tuple: ``(B, H)`` embeddings and the number of input positions.
     """
     learner, encoder = model.prompt_learner, model.text_encoder
     sequences, _ = learner.tokenize(texts, encoder.max_length)
@@ -352,14 +351,13 @@ def reference_text_embed(model, texts):
         embeds = torch.cat([prefix, body], dim=1)
         mask = torch.cat([mask.new_ones(len(texts), prefix.size(1)), mask],
                          dim=1)
-        pooled = encoder(embeds, mask)
-    return pooled, mask.numel()
+        return encoder(embeds, mask)
 
 
 def reference_loss(model, images, samples):
     """The reference's contrastive loss of a batch, same head as ours."""
     image_feat = model.encode_image(images)
-    pooled, _ = reference_text_embed(model, [s.text for s in samples])
+    pooled = reference_text_embed(model, [s.text for s in samples])
     text_feat = F.normalize(model.text_projection(pooled.float()), dim=-1)
     ids = torch.arange(len(samples), device=model.device)
     return model.head.loss(image_feat, text_feat, ids)['loss']
@@ -452,8 +450,10 @@ def run_side(spec, conn):
     conn.close()
 
 
-def _run_side(model_cfg, side, cache, checkpointing, captions, plan, steps,
-              warmup, device, amp, seed, image_size, threads):
+def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
+              steps, warmup, device, amp, seed, image_size, threads):
+    # Components built by name inside mmpretrain (e.g. QuickGELU) need it.
+    init_default_scope(scope)
     torch.manual_seed(seed)
     cfg = copy.deepcopy(model_cfg)
     cfg['text_encoder']['gradient_checkpointing'] = checkpointing
@@ -558,7 +558,7 @@ def fmt_ratio(a, b):
 
 
 def benchmark_model_cfg(args, tokenizer_dir):
-    """The config's model with a random Qwen3 of ``--shape``."""
+    """The config's model with a random Qwen3 of ``--shape``, and its scope."""
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -583,7 +583,7 @@ def benchmark_model_cfg(args, tokenizer_dir):
     if args.text_cache:
         model_cfg['prompt_learner'] = dict(
             model_cfg['prompt_learner'], freeze=True)
-    return model_cfg
+    return model_cfg, cfg.get('default_scope', 'mmpretrain')
 
 
 def print_setup(args, model_cfg, tokenizer, captions):
@@ -615,7 +615,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix='qwenclip-benchmark-') as tmp:
         tokenizer_dir = make_tiny_qwen3(
             tmp, corpus=real or default_corpus(), vocab_size=TOKENIZER_VOCAB)
-        model_cfg = benchmark_model_cfg(args, tokenizer_dir)
+        model_cfg, scope = benchmark_model_cfg(args, tokenizer_dir)
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         captions = real or synthetic_captions(
             tokenizer, args, np.random.default_rng(args.seed))
@@ -641,6 +641,7 @@ def main(argv=None):
             result = run_in_subprocess(
                 dict(
                     model_cfg=model_cfg,
+                    scope=scope,
                     side=side,
                     cache=cache,
                     checkpointing=checkpointing,
@@ -689,14 +690,15 @@ def report(args, results, settings, sides):
               f'{step_s:>9.2f}{tflops:>9.3f}{mfu:>7}')
     planned = [(side, r) for (side, cache, _), r in results.items()
                if not cache and 'epoch_pad_frac' in r][:2]
-    print('one epoch as batched, pad_frac: ' + ', '.join(
-        f'{side} {r["epoch_pad_frac"]:.3f} ({r["epoch_batches"]} batches)'
-        for side, r in planned))
+    if planned:
+        print('one epoch as batched, pad_frac: ' + ', '.join(
+            f'{side} {r["epoch_pad_frac"]:.3f} ({r["epoch_batches"]} '
+            'batches)' for side, r in planned))
     what = ('CUDA max_memory_allocated'
             if args.device == 'cuda' else 'peak RSS (VmHWM)')
     scopes = sorted({r['scope'] for r in results.values() if 'scope' in r})
-    print(f'memory: {what}, {", ".join(scopes)}; load average at the end '
-          f'{os.getloadavg()[0]:.1f}')
+    print(f'memory: {what}, {", ".join(scopes) or "-"}; load average at the '
+          f'end {os.getloadavg()[0]:.1f}')
 
     def value(side, cache, checkpointing, key):
         return results[(side, cache, checkpointing)].get(key)

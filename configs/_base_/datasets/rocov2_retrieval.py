@@ -25,7 +25,8 @@ test_pipeline = [
     dict(
         type='PackInputs',
         algorithm_keys=['text', 'gt_text_id', 'gt_image_id'],
-        meta_keys=['image_id', 'ori_id']),
+        # `cuis` lets ImageToImageRetrievalMetric judge relevance.
+        meta_keys=['image_id', 'ori_id', 'cuis']),
 ]
 
 train_dataloader = dict(

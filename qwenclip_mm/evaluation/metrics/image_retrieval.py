@@ -54,6 +54,15 @@ def _concept_matrix(concepts: Sequence[Sequence]) -> torch.Tensor:
     return matrix
 
 
+def _label_tensor(labels) -> torch.Tensor:
+    """Labels as a 1-D integer tensor; any hashable labels are numbered."""
+    if isinstance(labels, torch.Tensor):
+        return labels.reshape(-1)
+    numbers: Dict = {}
+    return torch.tensor([numbers.setdefault(label, len(numbers))
+                         for label in labels], dtype=torch.long)
+
+
 def _relevance_chunk(start: int, end: int, labels: Optional[torch.Tensor],
                      concepts: Optional[torch.Tensor], overlap: str,
                      threshold: float) -> torch.Tensor:
@@ -87,8 +96,9 @@ def image_retrieval_metrics(image_feat: torch.Tensor,
     Args:
         image_feat (torch.Tensor): Features of shape (N, D); scores are
             their dot products.
-        labels (Sequence[int] | Tensor, optional): One label per image,
-            needed for ``relevance='label'``.
+        labels (Sequence | Tensor, optional): One label (an int or any
+            hashable value, e.g. an IRMA code) per image, needed for
+            ``relevance='label'``.
         concepts (Sequence[Sequence], optional): One set (list) of hashable
             concepts per image, needed for ``relevance='concepts'``.
         topk (int | Sequence[int]): The K values; each must be < N.
@@ -141,7 +151,7 @@ def image_retrieval_metrics(image_feat: torch.Tensor,
         raise ValueError(
             f'relevance={relevance!r} needs `{name}` with one entry per '
             f'image ({num}), got {None if given is None else len(given)}.')
-    label_t = torch.as_tensor(labels) if relevance == 'label' else None
+    label_t = _label_tensor(labels) if relevance == 'label' else None
     concept_t = _concept_matrix(concepts) if relevance == 'concepts' else None
 
     feat = image_feat.detach().cpu()
@@ -200,13 +210,26 @@ class ImageToImageRetrievalMetric(BaseMetric):
     ``'cuis'``, a list, e.g. ROCOv2 CUIs) for ``relevance='concepts'``.
     Looked up on the sample first, then in its ``metainfo``.
 
-    With mmpretrain's ``RetrievalTestLoop`` the metric sees the
-    image-to-text samples of ``QwenCLIP.predict_all``; those carry neither
-    the image feature nor the class/CUIs today, so in the loop it needs
-    ``predict_all`` to copy ``image_feat`` (and the pack-time meta keys such
-    as ``cuis``) into them. The samples of the text-to-image pass carry no
-    ``image_feat`` and are skipped (no metrics for ``t2i/``). Without the
-    loop, feed samples directly:
+    Labels may be any hashable value (an int class, an IRMA code string).
+
+    With mmpretrain's ``RetrievalValLoop`` / ``RetrievalTestLoop`` the
+    metric sees the image-to-text samples of ``QwenCLIP.predict_all``, which
+    carry the query's ``image_feat`` and the input sample's metainfo. So
+    list the relevance key in ``PackInputs``' ``meta_keys`` (``'cuis'`` for
+    ROCOv2, ``'code'`` for IRMA, which the base data configs do) and add the
+    metric next to the image-text one; its results appear as
+    ``i2t/image_retrieval/...``:
+
+    .. code:: python
+
+        test_evaluator = [
+            dict(type='ImageTextRetrievalMetric', topk=(1, 5, 10)),
+            dict(type='ImageToImageRetrievalMetric', label_key='code'),
+        ]
+
+    The samples of the text-to-image pass carry no ``image_feat`` and are
+    skipped (no ``t2i/image_retrieval`` metrics). Without the loop, feed
+    samples directly:
 
     .. code:: python
 
@@ -282,7 +305,8 @@ class ImageToImageRetrievalMetric(BaseMetric):
                 continue
             value = self._lookup(sample, i)
             if self.relevance == 'label':
-                value = int(torch.as_tensor(value).reshape(-1)[0])
+                if isinstance(value, torch.Tensor):
+                    value = value.reshape(-1)[0].item()
             else:
                 value = list(value)
             self.results.append(
