@@ -18,9 +18,10 @@ custom_imports = dict(
 model = dict(vision_backbone=dict(type='CheckpointVisionTransformer'))
 
 optim_wrapper = dict(
-    # AmpOptimWrapper scales the loss even in bf16; under FSDP, skipping a
-    # step on an inf gradient must be decided over all shards.
+    # AmpOptimWrapper whose clip_grad norm is taken over all ranks' gradient
+    # shards (MMEngine's would clip each shard by its own norm under FSDP).
+    type='FSDPAmpOptimWrapper',
+    # The loss scaler runs even in bf16; under FSDP, skipping a step on an
+    # inf gradient must be decided over all shards.
     use_fsdp=True,
-    # MMEngine's OptimWrapper clips each rank's gradient shard by that
-    # shard's own norm, not by the global norm, under FSDP.
-    clip_grad=None)
+    clip_grad=dict(max_norm=1.0))

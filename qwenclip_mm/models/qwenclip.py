@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_gather, get_world_size
+from mmengine.dist import all_gather, get_rank, get_world_size
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -290,9 +290,13 @@ class QwenCLIP(BaseModel):
                 'training batches need exactly one caption per image, got '
                 f'{image_feat.size(0)} images and {text_feat.size(0)} '
                 'captions')
+        # A sample without an id gets a negative one of its own, distinct
+        # across ranks too, since the head compares ids over the gathered
+        # global batch.
+        offset = get_rank() << 32
         image_ids = torch.tensor(
             [
-                s.get('image_id', -1 - i)
+                s.get('image_id', -1 - i - offset)
                 for i, s in enumerate(data_samples)
             ],
             dtype=torch.long,

@@ -1,5 +1,6 @@
 """Qwen3 text tower loaded through Hugging Face ``AutoModel``."""
 import os.path as osp
+import re
 from typing import Optional, Union
 
 import torch
@@ -62,6 +63,12 @@ def enable_activation_checkpointing(model) -> None:
             gradient_checkpointing_kwargs=kwargs)
 
 
+# Module-name parts that FSDP, activation checkpointing and torch.compile
+# wrappers add and that their state-dict hooks remove again.
+_WRAPPER_PREFIXES = re.compile(
+    r'(_fsdp_wrapped_module|_checkpoint_wrapped_module|_orig_mod)\.')
+
+
 def _drop_frozen_weights(module, state_dict, prefix, local_metadata):
     """State-dict hook: leave out weights that ``pretrained`` restores."""
     for name in module.frozen_weight_names():
@@ -83,6 +90,25 @@ def _forgive_frozen_weights(module, incompatible_keys):
     incompatible_keys.missing_keys[:] = [
         key for key in incompatible_keys.missing_keys if not is_frozen(key)
     ]
+
+
+def _apply_lora(model, lora_cfg: dict):
+    """Wrap ``model`` with peft LoRA adapters, naming bad config keys."""
+    import dataclasses
+
+    from peft import LoraConfig, get_peft_model
+    known = {field.name for field in dataclasses.fields(LoraConfig)}
+    unknown = sorted(set(lora_cfg) - known)
+    if unknown:
+        raise ValueError(
+            f'text_encoder.lora_cfg has unknown keys {unknown}: expected '
+            'arguments of peft.LoraConfig, e.g. r, lora_alpha, lora_dropout, '
+            'target_modules')
+    try:
+        return get_peft_model(model, LoraConfig(**lora_cfg))
+    except ValueError as e:
+        # e.g. target_modules that match no module of the LLM.
+        raise ValueError(f'text_encoder.lora_cfg={lora_cfg!r}: {e}') from e
 
 
 @MODELS.register_module()
@@ -164,9 +190,8 @@ class Qwen3TextEncoder(BaseModule):
         if train_mode == 'frozen':
             self.model.requires_grad_(False)
         elif train_mode == 'lora':
-            from peft import LoraConfig, get_peft_model
             self.model.requires_grad_(False)
-            self.model = get_peft_model(self.model, LoraConfig(**lora_cfg))
+            self.model = _apply_lora(self.model, lora_cfg)
             self.model.is_init = True
         if gradient_checkpointing:
             # Non-reentrant checkpointing lets gradients reach a soft prompt
@@ -177,9 +202,14 @@ class Qwen3TextEncoder(BaseModule):
             self.register_load_state_dict_post_hook(_forgive_frozen_weights)
 
     def frozen_weight_names(self) -> set:
-        """Names (relative to this module) of the LLM's frozen weights."""
+        """Names (relative to this module) of the LLM's frozen weights.
+
+        Under the state-dict names: the prefixes that wrappers such as FSDP
+        or activation checkpointing insert into the modules' names (and
+        take out of the state dict) are left out.
+        """
         return {
-            name
+            _WRAPPER_PREFIXES.sub('', name)
             for name, param in self.model.named_parameters(prefix='model')
             if not param.requires_grad
         }

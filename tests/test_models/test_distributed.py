@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from utils import TINY_CONFIG as CONFIG
 from utils import REPO_ROOT, cfg_options, run_tool
 
+from qwenclip_mm.engine import sharded_clip_grad_norm_
 from qwenclip_mm.models import CLIPContrastiveHead
 from qwenclip_mm.testing.synthetic_rocov2 import make_synthetic_rocov2
 
@@ -48,6 +49,8 @@ HEADS = {
     'local': dict(gather_with_grad=True, local_loss=True),
     'no_grad_gather': dict(gather_with_grad=False, local_loss=False),
 }
+# Small enough that every step clips.
+CLIP_NORM = 1e-3
 # An odd test split: the sampler repeats image 0 at the end of rank 1.
 NUM_TEST = 15
 FSDP_STRATEGY = osp.join(REPO_ROOT, 'configs', '_base_', 'strategies',
@@ -205,6 +208,14 @@ def _rank_results(rank, model_dir, state_path):
         results['ddp'][name] = dict(
             loss=loss.detach(), grads=_trainable_grads(model))
 
+    # Samples without an image_id are only their own positive: their
+    # fallback ids must not collide with another rank's.
+    model = qwenclip(**HEADS['full'])
+    no_ids = [DataSample(text=s.text) for s in samples[rows]]
+    with torch.no_grad():
+        results['ddp']['no_ids'] = model(
+            images[rows], no_ids, mode='loss')['loss']
+
     model = qwenclip(**HEADS['full'])
     wrapper = Config.fromfile(FSDP_STRATEGY).strategy.model_wrapper
     fsdp = MODEL_WRAPPERS.build(
@@ -220,6 +231,13 @@ def _rank_results(rank, model_dir, state_path):
     loss.backward()
     with FSDP.summon_full_params(fsdp, with_grads=True):
         fsdp_info.update(loss=loss.detach(), grads=_trainable_grads(model))
+    # Clip the shards this rank holds, as FSDPOptimWrapper does.
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    fsdp_info['clip_norm'] = sharded_clip_grad_norm_(trainable, CLIP_NORM)
+    fsdp_info['torch_clip_norm'] = torch.nn.utils.clip_grad_norm_(
+        [p.grad.clone() for p in trainable if p.grad is not None], 1e9)
+    with FSDP.summon_full_params(fsdp, with_grads=True):
+        fsdp_info['clipped_grads'] = _trainable_grads(model)
     results['fsdp'] = fsdp_info
 
     feats, samples = _retrieval_inputs()
@@ -328,6 +346,16 @@ def test_ddp_qwenclip_gradients_equal_one_process(two_ranks,
         _assert_grads_close(rank['grads'], expected)
 
 
+def test_samples_without_image_id_stay_apart_across_ranks(
+        two_ranks, reference_qwenclip):
+    images, samples = _qwenclip_batch()
+    no_ids = [DataSample(text=s.text) for s in samples]
+    with torch.no_grad():
+        loss = reference_qwenclip()(images, no_ids, mode='loss')['loss']
+    for rank in two_ranks[0]:
+        torch.testing.assert_close(rank['ddp']['no_ids'], loss)
+
+
 def test_fsdp_shards_frozen_llm_and_matches_one_process(
         two_ranks, reference_qwenclip):
     fsdp = [r['fsdp'] for r in two_ranks[0]]
@@ -350,6 +378,22 @@ def test_fsdp_shards_frozen_llm_and_matches_one_process(
     for rank in fsdp:
         torch.testing.assert_close(rank['loss'], loss.detach())
         _assert_grads_close(rank['grads'], expected)
+
+    # Clipping the shards: every rank gets the norm of the whole gradient
+    # (not of its own shard) and the whole gradient is scaled by it.
+    norm = torch.linalg.vector_norm(
+        torch.cat([grad.flatten() for grad in expected.values()]))
+    assert norm > 100 * CLIP_NORM
+    for rank in fsdp:
+        torch.testing.assert_close(rank['clip_norm'], norm, rtol=1e-4, atol=0)
+        assert abs(rank['torch_clip_norm'] - norm) > 1e-2 * norm
+        for name, grad in expected.items():
+            torch.testing.assert_close(
+                rank['clipped_grads'][name],
+                grad * (CLIP_NORM / (norm + 1e-6)),
+                rtol=1e-4,
+                atol=1e-10,
+                msg=name)
 
 
 def test_logit_scale_is_shardable_and_old_checkpoints_load():
@@ -394,7 +438,9 @@ def test_fsdp_configs_build():
         assert FUNCTIONS.get(policy.type) is not None
         assert MODELS.get(cfg.model.vision_backbone.type) is not None
         assert cfg.model.text_encoder.train_mode == 'frozen'
-        assert cfg.optim_wrapper.clip_grad is None
+        # Clipping by the norm over all shards, as DDP would.
+        assert cfg.optim_wrapper.type == 'FSDPAmpOptimWrapper'
+        assert cfg.optim_wrapper.clip_grad == dict(max_norm=1.0)
     assert Config.fromfile(FSDP_CONFIGS[0]).model.text_encoder.pretrained \
         == 'Qwen/Qwen3-Embedding-4B'
 
@@ -427,10 +473,11 @@ def _train_options(data_root, model_dir, cpu_options):
                FROZEN_LLM, *cpu_options))
 
 
-def _train_losses(log):
+def _train_losses(log, key='loss'):
     return [
         float(m) for m in re.findall(
-            r'Epoch\(train\) +\[1\]\[\d/3\].* loss: ([0-9.]+)', log)
+            r'Epoch\(train\) +\[1\]\[\d/3\].* ' + key + r': ([0-9.]+)',
+            log)
     ]
 
 
@@ -438,11 +485,12 @@ def _train_losses(log):
 def ddp_run(odd_split_data, tiny_qwen3_dir, tmp_path_factory):
     """Train the tiny model one epoch under DDP through tools/train.py."""
     work_dir = str(tmp_path_factory.mktemp('ddp') / 'work')
-    # Without gradient clipping, which the FSDP configs cannot have.
+    # Clipping every step, so FSDP's must clip by the same global norm.
     result = _torchrun(
         'tools/train.py', CONFIG, '--work-dir', work_dir,
-        *_train_options(odd_split_data, tiny_qwen3_dir,
-                        (*CPU_DDP, 'optim_wrapper.clip_grad=None')))
+        *_train_options(
+            odd_split_data, tiny_qwen3_dir,
+            (*CPU_DDP, f'optim_wrapper.clip_grad.max_norm={CLIP_NORM}')))
     return work_dir, result.stdout + result.stderr
 
 
@@ -455,7 +503,8 @@ def fsdp_run(odd_split_data, tiny_qwen3_dir, tmp_path_factory):
         f'_base_ = [{CONFIG!r}, {FSDP_STRATEGY!r}]\n'
         "custom_imports = dict(imports=['qwenclip_mm', "
         "'qwenclip_mm.engine.fsdp'], allow_failed_imports=False)\n"
-        'optim_wrapper = dict(clip_grad=None)\n')
+        "optim_wrapper = dict(type='FSDPOptimWrapper', "
+        f'clip_grad=dict(max_norm={CLIP_NORM}))\n')
     work_dir = str(tmp / 'work')
     result = _torchrun(
         'tools/train.py', str(config), '--work-dir', work_dir,
@@ -475,6 +524,11 @@ def test_torchrun_fsdp_trains_like_ddp(ddp_run, fsdp_run):
     # Same seed, data and updates: only where the weights live differs.
     assert _train_losses(fsdp_run[1]) == pytest.approx(
         _train_losses(ddp_run[1]), abs=1e-3)
+    # Both clipped every step by the norm of the whole gradient.
+    norms = _train_losses(ddp_run[1], 'grad_norm')
+    assert len(norms) == 3 and min(norms) > 10 * CLIP_NORM
+    assert _train_losses(fsdp_run[1], 'grad_norm') == pytest.approx(
+        norms, rel=1e-3)
 
 
 def test_torchrun_fsdp_train_writes_plain_checkpoint(fsdp_run,
@@ -487,9 +541,11 @@ def test_torchrun_fsdp_train_writes_plain_checkpoint(fsdp_run,
     state = torch.load(
         osp.join(work_dir, 'epoch_1.pth'), map_location='cpu')['state_dict']
     model = _tiny_qwenclip(tiny_qwen3_dir)
-    # Gathered on rank 0 under the unwrapped model's names.
+    # Gathered on rank 0 under the unwrapped model's names, without the
+    # frozen LLM weights (`pretrained` restores them), like DDP's.
     assert not any('_fsdp' in name for name in state)
-    assert model.state_dict().keys() <= state.keys()
+    assert model.state_dict().keys() == state.keys()
+    assert not any(name.startswith('text_encoder.model.') for name in state)
     assert not torch.equal(state['prompt_learner.soft_prompt'],
                            model.prompt_learner.soft_prompt)
     # The LLM stayed frozen.

@@ -47,6 +47,15 @@ def test_bad_configuration_names_the_key(tiny_qwen3_dir, tmp_path):
         Qwen3TextEncoder(tiny_qwen3_dir, train_mode='partial')
     with pytest.raises(ValueError, match='lora_cfg is required'):
         Qwen3TextEncoder(tiny_qwen3_dir, train_mode='lora')
+    with pytest.raises(ValueError, match=r"lora_cfg has unknown keys "
+                       r"\['rank'\]: expected arguments of peft.LoraConfig"):
+        Qwen3TextEncoder(
+            tiny_qwen3_dir, train_mode='lora', lora_cfg=dict(rank=4))
+    with pytest.raises(ValueError, match=r"lora_cfg=.*'qkv'.*qkv"):
+        Qwen3TextEncoder(
+            tiny_qwen3_dir,
+            train_mode='lora',
+            lora_cfg=dict(r=4, target_modules=['qkv']))
     missing = str(tmp_path / 'no-such-model')
     with pytest.raises(FileNotFoundError,
                        match='text_encoder.pretrained=.*no such folder'):
