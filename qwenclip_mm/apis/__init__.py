@@ -2,8 +2,11 @@
 from .inference import encode_image, encode_text, load_model
 from .retrieval_split import RetrievalSplit, load_split
 from .search import search
+from .split_features import (SplitFeatures, add_split_arguments,
+                             load_split_features)
 
 __all__ = [
     'load_model', 'encode_image', 'encode_text', 'search', 'RetrievalSplit',
-    'load_split'
+    'load_split', 'SplitFeatures', 'add_split_arguments',
+    'load_split_features'
 ]

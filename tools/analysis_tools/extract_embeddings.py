@@ -32,9 +32,8 @@ import os.path as osp
 import qwenclip_mm  # noqa: F401  (applies compatibility fixes first)
 import numpy as np
 import torch
-from mmengine.config import DictAction
 
-from qwenclip_mm.apis import encode_image, encode_text, load_model, load_split
+from qwenclip_mm.apis import add_split_arguments, load_split_features
 
 FORMATS = ('npy', 'safetensors')
 OUT_EXTENSIONS = ('.npy', '.safetensors', '.json')
@@ -43,36 +42,17 @@ OUT_EXTENSIONS = ('.npy', '.safetensors', '.json')
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Write the image and caption embeddings of a split')
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out',
         required=True,
         help='output path prefix; OUT_image.npy, OUT_text.npy (or '
         'OUT.safetensors) and OUT_ids.json are written')
     parser.add_argument(
-        '--split',
-        default='test',
-        help='data split of the config\'s test data set (default: test)')
-    parser.add_argument(
         '--format',
         choices=FORMATS,
         default='npy',
         help='embedding file format (default: npy)')
-    parser.add_argument(
-        '--batch-size', type=int, default=32, help='images per batch')
-    parser.add_argument(
-        '--text-batch-size', type=int, default=64, help='captions per batch')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run the model on')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. '
-        'test_dataloader.dataset.data_root=data/rocov2')
+    add_split_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -105,18 +85,8 @@ def write_embeddings(prefix: str, fmt: str, image_feats: torch.Tensor,
 
 def main(argv=None):
     args = parse_args(argv)
-    model = load_model(
-        args.config,
-        args.checkpoint,
-        device=args.device,
-        cfg_options=args.cfg_options)
-    split = load_split(model._config, args.split)
-    print(f'split {args.split!r}: {len(split.image_paths)} images, '
-          f'{len(split.texts)} captions')
-    image_feats = encode_image(
-        model, split.image_paths, batch_size=args.batch_size, progress=True)
-    text_feats = encode_text(
-        model, split.texts, batch_size=args.text_batch_size, progress=True)
+    _, split, image_feats, text_feats = load_split_features(
+        args, verbose=True)
     ids = dict(
         config=args.config,
         checkpoint=args.checkpoint,

@@ -9,43 +9,27 @@ Example:
     python tools/misc/make_synthetic_rocov2.py data/rocov2_synthetic_224 \\
         --num-train 2000 --img-size 224 --seed 1
 """
-import argparse
-
 from qwenclip_mm.datasets import ROCOv2Dataset
 from qwenclip_mm.testing import make_synthetic_rocov2
+from qwenclip_mm.testing.synthetic_cli import run_synthetic_data_tool
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(
+def describe_split(info: dict, split: str) -> str:
+    """What the data set read back from the folder holds for ``split``."""
+    dataset = ROCOv2Dataset(info['data_root'], split=split, check_images=True)
+    return (f'{split}: {len(dataset)} images in {dataset.img_prefix}, '
+            f'{len(info["splits"][split]["long_ids"])} of them with long '
+            'reports')
+
+
+def main(argv=None):
+    run_synthetic_data_tool(
+        make_synthetic_rocov2,
         description='Write synthetic radiology images with captions, '
-        'concepts and a CUI mapping in the exact ROCOv2 file layout.')
-    parser.add_argument('out_dir', help='folder to write')
-    parser.add_argument('--num-train', type=int, default=600)
-    parser.add_argument('--num-valid', type=int, default=64)
-    parser.add_argument('--num-test', type=int, default=64)
-    parser.add_argument(
-        '--img-size', type=int, default=64, help='image side in pixels')
-    parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    info = make_synthetic_rocov2(
-        args.out_dir,
-        num_train=args.num_train,
-        num_valid=args.num_valid,
-        num_test=args.num_test,
-        img_size=args.img_size,
-        seed=args.seed)
-    print(f'data_root: {info["data_root"]} ({args.img_size} px images, '
-          f'seed {args.seed})')
-    for split, split_info in info['splits'].items():
-        dataset = ROCOv2Dataset(info['data_root'], split=split,
-                                check_images=True)
-        print(f'{split}: {len(dataset)} images in {dataset.img_prefix}, '
-              f'{len(split_info["long_ids"])} of them with long reports')
-    print('files: ' + ', '.join(info['files']))
+        'concepts and a CUI mapping in the exact ROCOv2 file layout.',
+        num_defaults=dict(train=600, valid=64, test=64),
+        describe_split=describe_split,
+        argv=argv)
 
 
 if __name__ == '__main__':

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 # A Figure without pyplot renders with Agg and needs no display.
 from matplotlib.figure import Figure
-from mmengine.config import DictAction
 from PIL import Image
 
-from qwenclip_mm.apis import (RetrievalSplit, encode_image, encode_text,
-                              load_model, load_split, search)
+from qwenclip_mm.apis import (RetrievalSplit, add_split_arguments,
+                              encode_image, encode_text, load_split_features,
+                              search)
 from qwenclip_mm.evaluation import best_positive_ranks, rank_metrics
 
 GT_COLOR = '#1a9641'
@@ -70,8 +70,6 @@ class QueryResult:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Show top-K retrieval results of a checkpoint')
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out-dir', required=True, help='folder to write the results to')
     parser.add_argument(
@@ -84,25 +82,9 @@ def parse_args(argv=None):
         help='write index.html with the results of every caption and image '
         'of the split')
     parser.add_argument(
-        '--split',
-        default='test',
-        help='data split to search (default: test)')
-    parser.add_argument(
         '--topk', type=int, default=5, help='results per query (default: 5)')
-    parser.add_argument(
-        '--batch-size', type=int, default=32, help='images per batch')
-    parser.add_argument(
-        '--text-batch-size', type=int, default=64, help='captions per batch')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run the model on')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. '
-        'test_dataloader.dataset.data_root=data/rocov2')
+    add_split_arguments(
+        parser, split_help='data split to search (default: test)')
     args = parser.parse_args(argv)
     if not (args.text or args.image or args.html):
         parser.error('give --text queries, --image queries or --html')
@@ -393,19 +375,10 @@ def write_html(out_file: str, split: RetrievalSplit, split_name: str,
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
-    model = load_model(
-        args.config,
-        args.checkpoint,
-        device=args.device,
-        cfg_options=args.cfg_options)
-    split = load_split(model._config, args.split)
-    image_feats = text_feats = None
-    if args.text or args.html:
-        image_feats = encode_image(
-            model, split.image_paths, args.batch_size, progress=True)
-    if args.image or args.html:
-        text_feats = encode_text(
-            model, split.texts, args.text_batch_size, progress=True)
+    model, split, image_feats, text_feats = load_split_features(
+        args,
+        images=bool(args.text or args.html),
+        texts=bool(args.image or args.html))
     source = f'{args.config}, {args.checkpoint}'
     written = []
 

@@ -20,7 +20,7 @@ tensor operations (no sort, no per-query loop over the gallery), so the
 working memory is bounded by ``chunk_size x gallery`` on top of the scores
 themselves.
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -310,8 +310,43 @@ def retrieval_recall(scores: Scores,
         best_positive_ranks(scores, positives, chunk_size), topk)
 
 
+class _RankMetric(BaseMetric):
+    """Base of the metrics that rank ``chunk_size`` queries at a time.
+
+    The constructor that :class:`ImageTextRetrievalMetric` and
+    ``ZeroShotClassificationMetric`` share: it checks and keeps ``topk`` and
+    ``chunk_size``. A subclass sets ``default_topk``, the K values used when
+    ``topk`` is None.
+
+    Args:
+        topk (int | Sequence[int], optional): The K values. Defaults to
+            None, i.e. the class's ``default_topk``.
+        chunk_size (int): Queries ranked at a time. Defaults to 1024.
+        collect_device (str): Device used to collect results across ranks,
+            'cpu' or 'gpu'. Defaults to 'cpu'.
+        prefix (str, optional): Prefix of the metric names. Defaults to
+            None, which uses the class's ``default_prefix``.
+
+    Raises:
+        ValueError: If a K is not a positive int or ``chunk_size <= 0``.
+    """
+    #: The K values used when ``topk`` is None.
+    default_topk: Tuple[int, ...] = (1, 5, 10)
+
+    def __init__(self,
+                 topk: Optional[TopK] = None,
+                 chunk_size: int = 1024,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        if chunk_size <= 0:
+            raise ValueError(f'`chunk_size` must be > 0, got {chunk_size}.')
+        self.topk = _check_topk(self.default_topk if topk is None else topk)
+        self.chunk_size = chunk_size
+        super().__init__(collect_device=collect_device, prefix=prefix)
+
+
 @METRICS.register_module()
-class ImageTextRetrievalMetric(BaseMetric):
+class ImageTextRetrievalMetric(_RankMetric):
     """Recall@K, mean recall and mean/median rank for retrieval.
 
     Made for MMPretrain's ``RetrievalValLoop`` / ``RetrievalTestLoop``,
@@ -327,8 +362,8 @@ class ImageTextRetrievalMetric(BaseMetric):
     numpy >= 2.4.
 
     Args:
-        topk (int | Sequence[int]): The K of each Recall@K. Defaults to
-            (1, 5, 10).
+        topk (int | Sequence[int], optional): The K of each Recall@K.
+            Defaults to None, i.e. (1, 5, 10).
         chunk_size (int): Queries scored at a time in ``compute_metrics``;
             the working memory is about ``chunk_size x gallery`` scores.
             Defaults to 1024.
@@ -364,17 +399,7 @@ class ImageTextRetrievalMetric(BaseMetric):
             test_evaluator = val_evaluator
     """
     default_prefix: Optional[str] = 'retrieval'
-
-    def __init__(self,
-                 topk: TopK = (1, 5, 10),
-                 chunk_size: int = 1024,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        if chunk_size <= 0:
-            raise ValueError(f'`chunk_size` must be > 0, got {chunk_size}.')
-        self.topk = _check_topk(topk)
-        self.chunk_size = chunk_size
-        super().__init__(collect_device=collect_device, prefix=prefix)
+    default_topk = (1, 5, 10)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Store the score row and positive indices of each sample.

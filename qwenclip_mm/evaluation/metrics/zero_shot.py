@@ -10,11 +10,11 @@ class texts with one positive per image.
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import format_label
 
-from .retrieval import Scores, TopK, _check_topk, best_positive_ranks
+from .retrieval import (Scores, TopK, _check_topk, _RankMetric,
+                        best_positive_ranks)
 
 
 def zero_shot_accuracy(scores: Scores,
@@ -59,7 +59,7 @@ def zero_shot_accuracy(scores: Scores,
 
 
 @METRICS.register_module()
-class ZeroShotClassificationMetric(BaseMetric):
+class ZeroShotClassificationMetric(_RankMetric):
     """Zero-shot classification accuracy of image queries over class texts.
 
     Made for the image-to-text samples of ``QwenCLIP.predict_all`` in
@@ -77,8 +77,8 @@ class ZeroShotClassificationMetric(BaseMetric):
     ``t2i/`` gets no zero-shot keys.
 
     Args:
-        topk (int | Sequence[int]): The K of each accuracy. Defaults to
-            (1, 5).
+        topk (int | Sequence[int], optional): The K of each accuracy.
+            Defaults to None, i.e. (1, 5).
         chunk_size (int): Images processed at a time. Defaults to 1024.
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): Defaults to None, i.e. ``'zero_shot'``.
@@ -94,17 +94,7 @@ class ZeroShotClassificationMetric(BaseMetric):
             ]
     """
     default_prefix: Optional[str] = 'zero_shot'
-
-    def __init__(self,
-                 topk: TopK = (1, 5),
-                 chunk_size: int = 1024,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        if chunk_size <= 0:
-            raise ValueError(f'`chunk_size` must be > 0, got {chunk_size}.')
-        self.topk = _check_topk(topk)
-        self.chunk_size = chunk_size
-        super().__init__(collect_device=collect_device, prefix=prefix)
+    default_topk = (1, 5)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Store the class-text scores and class of each image sample.
