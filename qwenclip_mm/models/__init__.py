@@ -3,6 +3,7 @@ import mmpretrain.models  # noqa: F401
 
 from .contrastive_head import (CLIPContrastiveHead, gather_features,
                                multi_positive_cross_entropy)
+from .hf_text_encoder import HFTextEncoder, mean_pool
 from .projection import ImageProjection, TextProjection
 from .prompt_learner import DEFAULT_INIT_PHRASE, HybridPromptLearner
 from .qwenclip import QwenCLIP
@@ -11,7 +12,7 @@ from .vit_checkpoint import CheckpointVisionTransformer
 
 __all__ = [
     'CLIPContrastiveHead', 'gather_features', 'multi_positive_cross_entropy',
-    'ImageProjection', 'TextProjection', 'DEFAULT_INIT_PHRASE',
-    'HybridPromptLearner', 'QwenCLIP', 'Qwen3TextEncoder', 'last_token_pool',
-    'CheckpointVisionTransformer'
+    'HFTextEncoder', 'mean_pool', 'ImageProjection', 'TextProjection',
+    'DEFAULT_INIT_PHRASE', 'HybridPromptLearner', 'QwenCLIP',
+    'Qwen3TextEncoder', 'last_token_pool', 'CheckpointVisionTransformer'
 ]

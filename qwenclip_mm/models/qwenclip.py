@@ -62,14 +62,21 @@ class QwenCLIP(BaseModel):
     contrastive head. The model follows mmpretrain's retrieval contract
     (``extract_feat``, ``predict_all``), so ``RetrievalValLoop``,
     ``RetrievalTestLoop`` and the retrieval inferencers run it unchanged.
+    For baselines, a text encoder that tokenises captions itself
+    (:class:`HFTextEncoder`, a BERT-style encoder) can take the place of the
+    prompt and the LLM, with ``prompt_learner=None``.
 
     Args:
         vision_backbone (dict): Config of an mmpretrain backbone.
-        text_encoder (dict): Config of :class:`Qwen3TextEncoder`.
-        prompt_learner (dict): Config of :class:`HybridPromptLearner`; its
-            tokenizer and embedding table come from the text encoder.
+        text_encoder (dict): Config of :class:`Qwen3TextEncoder`, or of
+            :class:`HFTextEncoder` with ``prompt_learner=None``.
+        prompt_learner (dict, optional): Config of
+            :class:`HybridPromptLearner`; its tokenizer and embedding table
+            come from the text encoder. None (required with, and only with,
+            an encoder that tokenises captions itself, such as
+            :class:`HFTextEncoder`) hands it the raw captions.
         text_projection (dict): Config of :class:`TextProjection`;
-            ``in_channels`` defaults to the LLM hidden size.
+            ``in_channels`` defaults to the text encoder's hidden size.
         image_projection (dict): Config of :class:`ImageProjection` (or any
             module mapping the backbone output to the joint space).
         head (dict): Config of :class:`CLIPContrastiveHead`.
@@ -79,9 +86,10 @@ class QwenCLIP(BaseModel):
             embedding once and reuse it in every epoch and in evaluation.
             Only for a frozen text side (``text_encoder.train_mode='frozen'``
             and a frozen or empty soft prompt), where that embedding never
-            changes. Cached features are computed without autocast, in the
-            LLM's dtype, so training under AMP and evaluation read the same
-            ones. Defaults to None (no cache).
+            changes; not with ``prompt_learner=None``. Cached features are
+            computed without autocast, in the LLM's dtype, so training under
+            AMP and evaluation read the same ones. Defaults to None (no
+            cache).
         data_preprocessor (dict, optional): Defaults to
             ``MultiModalDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config of MMEngine.
@@ -90,7 +98,7 @@ class QwenCLIP(BaseModel):
     def __init__(self,
                  vision_backbone: dict,
                  text_encoder: dict,
-                 prompt_learner: dict,
+                 prompt_learner: Optional[dict],
                  text_projection: dict,
                  image_projection: dict,
                  head: dict = dict(type='CLIPContrastiveHead'),
@@ -107,14 +115,30 @@ class QwenCLIP(BaseModel):
         self.vision_backbone = MODELS.build(vision_backbone)
         self.image_projection = MODELS.build(image_projection)
         self.text_encoder = MODELS.build(text_encoder)
-        self.prompt_learner = MODELS.build(
-            prompt_learner,
-            default_args=dict(
-                tokenizer=self.text_encoder.tokenizer,
-                embedding_weight=self.text_encoder.model.
-                get_input_embeddings().weight))
-        # Fail at build time, not at the first batch.
-        self.prompt_learner.caption_budget(self.text_encoder.max_length)
+        encoder_type = type(self.text_encoder).__name__
+        # Encoders with encode_texts tokenise raw captions themselves.
+        reads_captions = hasattr(self.text_encoder, 'encode_texts')
+        if prompt_learner is None:
+            if not reads_captions:
+                raise ValueError(
+                    f'model.prompt_learner=None but the {encoder_type} text '
+                    'encoder encodes prompt sequences, not raw captions; set '
+                    "model.prompt_learner=dict(type='HybridPromptLearner') or "
+                    "use a text encoder such as 'HFTextEncoder'")
+            self.prompt_learner = None
+        elif reads_captions:
+            raise ValueError(
+                f'the {encoder_type} text encoder tokenises the raw captions '
+                'itself and takes no prompt; set model.prompt_learner=None')
+        else:
+            self.prompt_learner = MODELS.build(
+                prompt_learner,
+                default_args=dict(
+                    tokenizer=self.text_encoder.tokenizer,
+                    embedding_weight=self.text_encoder.model.
+                    get_input_embeddings().weight))
+            # Fail at build time, not at the first batch.
+            self.prompt_learner.caption_budget(self.text_encoder.max_length)
         self.text_projection = MODELS.build(
             text_projection,
             default_args=dict(in_channels=self.text_encoder.hidden_size))
@@ -128,6 +152,11 @@ class QwenCLIP(BaseModel):
 
         self.text_cache = None
         if text_cache is not None:
+            if self.prompt_learner is None:
+                raise ValueError(
+                    'model.text_cache is only supported with a prompt learner '
+                    'and Qwen3TextEncoder; got prompt_learner=None and the '
+                    f'{encoder_type} text encoder. Remove text_cache')
             if self.text_side_trains:
                 raise ValueError(
                     'model.text_cache needs a frozen text side, as cached '
@@ -147,7 +176,8 @@ class QwenCLIP(BaseModel):
     @property
     def text_side_trains(self) -> bool:
         """bool: Whether anything before the text projection trains."""
-        return self.text_encoder.trains_weights or self.prompt_learner.trainable
+        return self.text_encoder.trains_weights or (
+            self.prompt_learner is not None and self.prompt_learner.trainable)
 
     def forward(self,
                 images: Optional[torch.Tensor] = None,
@@ -208,16 +238,21 @@ class QwenCLIP(BaseModel):
 
         Sequences are right-padded to the longest in the batch, never to
         ``max_length``, so the padding fraction is all the waste there is.
+        Without a prompt learner the text encoder tokenises the captions.
         """
-        sequences, _ = self.prompt_learner.tokenize(
-            texts, self.text_encoder.max_length)
-        input_ids, attention_mask = self.prompt_learner.pad(
-            sequences, self.device)
         grad_needed = torch.is_grad_enabled() and self.text_side_trains
         with nullcontext() if grad_needed else torch.no_grad():
-            embeds = self.prompt_learner(
-                input_ids, self.text_encoder.embed_tokens(input_ids))
-            pooled = self.text_encoder(embeds, attention_mask)
+            if self.prompt_learner is None:
+                pooled, attention_mask = self.text_encoder.encode_texts(
+                    texts, self.device)
+            else:
+                sequences, _ = self.prompt_learner.tokenize(
+                    texts, self.text_encoder.max_length)
+                input_ids, attention_mask = self.prompt_learner.pad(
+                    sequences, self.device)
+                embeds = self.prompt_learner(
+                    input_ids, self.text_encoder.embed_tokens(input_ids))
+                pooled = self.text_encoder(embeds, attention_mask)
         pad_frac = 1 - attention_mask.float().mean()
         return pooled, pad_frac
 

@@ -1,5 +1,7 @@
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.evaluator import Evaluator
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import DataSample
@@ -164,3 +166,32 @@ def test_metric_with_evaluator_matches_function():
             f'image_retrieval/{k}': v
             for k, v in expected.items()
         }
+
+
+# RetrievalAveragePrecision's own numpy 2 deprecation warnings.
+@pytest.mark.filterwarnings('ignore::DeprecationWarning')
+def test_map_equals_mmpretrain_average_precision(monkeypatch):
+    """Same mAP@K as mmpretrain's RetrievalAveragePrecision ('IR' mode).
+
+    Theirs divides by all R relevant images, ours by min(R, K), so they
+    agree when no query has more than K relevant images, as here.
+    """
+    from mmpretrain.evaluation import RetrievalAveragePrecision
+
+    # It calls np.in1d, which numpy 2.4 removed; patched in this test only.
+    monkeypatch.setattr(np, 'in1d', np.isin, raising=False)
+    gen = torch.Generator().manual_seed(3)
+    # 2 to 6 images per class: every query has 1 to 5 relevant images.
+    labels = [c for c in range(12) for _ in range(2 + c % 5)]
+    num, k = len(labels), 10
+    feat = F.normalize(torch.randn(num, 16, generator=gen), dim=1)
+    ours = image_retrieval_metrics(feat, labels=labels, topk=k)
+
+    scores = feat @ feat.t()
+    others = [[j for j in range(num) if j != i] for i in range(num)]
+    pred = torch.stack([scores[i, others[i]] for i in range(num)])
+    target = torch.tensor([[float(labels[j] == labels[i]) for j in others[i]]
+                           for i in range(num)])
+    theirs = RetrievalAveragePrecision.calculate(pred, target, topk=k)
+    assert ours[f'mAP@{k}'] == pytest.approx(theirs, abs=1e-6)
+    assert 0 < theirs < 100

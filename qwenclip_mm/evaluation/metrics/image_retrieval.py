@@ -20,7 +20,9 @@ For a query with ``R`` relevant images and relevance ``rel_i`` at rank
 
 - ``precision@K = sum(rel_1..rel_K) / K``;
 - ``AP@K = sum_{i<=K} precision@i * rel_i / min(R, K)``, so a query whose
-  top K are all relevant (or that finds all R) scores 1.
+  top K are all relevant (or that finds all R) scores 1. mmpretrain's
+  ``RetrievalAveragePrecision`` (``mode='IR'``) divides by ``R`` instead;
+  the two agree whenever ``R <= K`` (tested).
 
 Queries without any relevant image have no defined AP: they are left out of
 both precision@K and mAP@K (which average over the other queries) and
