@@ -1,4 +1,4 @@
-"""QwenCLIP for MMPretrain: importing this package registers every component."""
+"""QwenCLIP for MMPretrain: importing this package registers every part."""
 from . import compat  # noqa: F401  (must run before mmpretrain models load)
 from . import datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__

@@ -178,6 +178,8 @@ def test_mmpretrain_config_bases_without_pkg_resources(tmp_path):
     result = run_python(code.format(imports='import qwenclip_mm'))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith('mmpretrain')
+
+
 INIT_DIST = """
     import os
     import torch.distributed as dist

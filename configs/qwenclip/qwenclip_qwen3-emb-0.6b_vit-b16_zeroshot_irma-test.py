@@ -8,8 +8,9 @@
 # besides class-level retrieval (i2t/ and t2i/ Recall@K) the image-to-text
 # pass gives zero-shot classification accuracy (i2t/zero_shot/top1, top5,
 # mean_class_top1) and image-to-image retrieval by class (i2t/
-# image_retrieval/Precision@K, mAP@K; relevant = same IRMA code). Set ``hierarchy_file`` on the test dataset to tell
-# codes apart below the built-in top levels (see the IRMA training config).
+# image_retrieval/Precision@K, mAP@K; relevant = same IRMA code). Set
+# ``hierarchy_file`` on the test dataset to tell codes apart below the
+# built-in top levels (see the IRMA training config).
 _base_ = [
     '../_base_/models/qwenclip_qwen3-emb-0.6b_vit-b16.py',
     '../_base_/datasets/irma_retrieval.py',

@@ -27,7 +27,8 @@ def test_sequence_layout_and_eos(build_tiny_model):
 def test_soft_prompt_initialised_from_phrase(build_tiny_model):
     model = build_tiny_model()
     tok = model.text_encoder.tokenizer
-    phrase_ids = tok(DEFAULT_INIT_PHRASE, add_special_tokens=False)['input_ids']
+    phrase_ids = tok(
+        DEFAULT_INIT_PHRASE, add_special_tokens=False)['input_ids']
     table = model.text_encoder.model.get_input_embeddings().weight
     assert model.prompt_learner.num_soft_tokens == len(phrase_ids)
     torch.testing.assert_close(model.prompt_learner.soft_prompt.data,

@@ -242,8 +242,8 @@ def best_positive_ranks(scores: Scores,
     return ranks
 
 
-def rank_metrics(
-    ranks: torch.Tensor, topk: TopK = (1, 5, 10)) -> Dict[str, float]:
+def rank_metrics(ranks: torch.Tensor,
+                 topk: TopK = (1, 5, 10)) -> Dict[str, float]:
     """Recall@K and rank statistics from best-positive ranks.
 
     Args:
