@@ -6,13 +6,29 @@ each caption cut at 77 tokens (CLIP's budget) and once at 512 tokens, with
 the standard ``tools/train.py``, then evaluates both on the test split: on
 all captions and on the long-caption subset, the captions whose first
 distinguishing word (modality, region, position or size of the finding)
-comes after their 77th token. Prints one table, ends with the line
+comes after their 77th token (of the tiny Qwen3's tokenizer). Prints one
+table, ends with the line
 ``long-caption R@1: 77 tokens = <a>, 512 tokens = <b>`` (the mean of
-image-to-text and text-to-image R@1 on that subset) and writes a plot.
+image-to-text and text-to-image R@1 on that subset) and writes a plot and
+``results.json``.
+
+With ``--bert`` a third model joins the table as ``bert-512``: the same
+image tower with a BERT-style text encoder instead of the prompt and the
+Qwen3 LLM (:class:`~qwenclip_mm.models.HFTextEncoder`, ``[CLS]`` pooling,
+``prompt_learner=None``), the class of text tower medical CLIPs such as
+BiomedCLIP (PubMedBERT) use, with its hard limit of 512 tokens. It is a
+tiny random BERT of the tiny Qwen3's size (width 64, 2 layers) with a
+WordPiece tokenizer learned from the synthetic captions, written under the
+work directory by :func:`~qwenclip_mm.testing.tiny_bert.make_tiny_bert`
+and trained in full, like the tiny Qwen3. Its long-caption R@1 is printed
+on a line of its own before the last line, with the length of the longest
+test caption in BERT tokens: on this data set every caption fits in 512,
+so the comparison shows what the 77-token cut costs, not what lies beyond
+BERT's limit.
 
 Run from the repository root::
 
-    python tools/analysis_tools/long_text_benchmark.py [--epochs 30]
+    python tools/analysis_tools/long_text_benchmark.py [--epochs 30] [--bert]
 """
 import argparse
 import json
@@ -27,6 +43,10 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/qwenclip/qwenclip_tiny_1xb32_synthetic-rocov2.py'
 TOPK = (1, 5, 10)
+BERT = 'bert-512'
+BERT_MAX_LENGTH = 512
+# Where a caption counts as long: CLIP's text budget.
+LONG_AFTER = 77
 
 
 def parse_args():
@@ -45,6 +65,11 @@ def parse_args():
     parser.add_argument(
         '--epochs', type=int, default=30, help='training epochs per run')
     parser.add_argument(
+        '--bert',
+        action='store_true',
+        help='also train and test a BERT-style text encoder reading 512 '
+        'tokens (a tiny random BERT written under the work directory)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         default=[],
@@ -53,12 +78,37 @@ def parse_args():
     return parser.parse_args()
 
 
-def train(budget: int, epochs: int, work_dir: str, extra: list) -> str:
-    """Train one budget with tools/train.py; return its last checkpoint."""
-    options = [
+def budget_options(budget: int) -> list:
+    """Overrides that cut the Qwen3 path's captions at ``budget`` tokens."""
+    return [
         f'model.prompt_learner.max_caption_tokens={budget}',
         # Room for the prompt on top of the caption budget.
         f'model.text_encoder.max_length={budget + 128}',
+    ]
+
+
+def bert_options(bert_dir: str, hidden_size: int) -> list:
+    """Overrides that swap the prompt and the Qwen3 LLM for a BERT."""
+    return [
+        'model.prompt_learner=None',
+        # Replace the text encoder's config, not merge into Qwen3's keys.
+        'model.text_encoder._delete_=True',
+        'model.text_encoder.type=HFTextEncoder',
+        f'model.text_encoder.pretrained={bert_dir}',
+        f'model.text_encoder.max_length={BERT_MAX_LENGTH}',
+        'model.text_encoder.pooling=cls',
+        # Random, not pretrained: it has to learn, as the tiny Qwen3 does.
+        'model.text_encoder.train_mode=full',
+        'model.text_encoder.local_files_only=True',
+        f'model.text_projection.in_channels={hidden_size}',
+    ]
+
+
+def train(model_options: list, epochs: int, work_dir: str,
+          extra: list) -> str:
+    """Train one model with tools/train.py; return its last checkpoint."""
+    options = [
+        *model_options,
         f'train_cfg.max_epochs={epochs}',
         f'param_scheduler.1.end={epochs}',
         f'train_cfg.val_interval={epochs}',
@@ -75,15 +125,18 @@ def train(budget: int, epochs: int, work_dir: str, extra: list) -> str:
 
 
 @torch.no_grad()
-def extract(config, checkpoint: str, budget: int):
-    """Test-split features, captions and ground truth of one checkpoint."""
+def extract(work_dir: str, checkpoint: str):
+    """Test-split features, captions and ground truth of one checkpoint.
+
+    The model is built from the config tools/train.py saved in
+    ``work_dir``, with every override of the run.
+    """
+    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner, load_checkpoint
     from mmpretrain.registry import MODELS
-    init_default_scope(config.get('default_scope', 'mmpretrain'))
-    cfg = config.copy()
-    cfg.model.prompt_learner.max_caption_tokens = budget
-    cfg.model.text_encoder.max_length = budget + 128
+    cfg = Config.fromfile(osp.join(work_dir, osp.basename(CONFIG)))
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.eval()
@@ -129,23 +182,28 @@ def evaluate(image_feat, text_feat, text_to_image, queries):
     return {'i2t': i2t, 't2i': t2i}
 
 
+def label(run) -> str:
+    """Legend name of a run: a token budget or :data:`BERT`."""
+    return 'BERT-style, 512 tokens' if run == BERT else f'{run} tokens'
+
+
 def plot(results: dict, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    budgets = sorted(results)
-    width = 0.8 / len(budgets)
+    runs = list(results)
+    width = 0.8 / len(runs)
     for ax, subset in zip(axes, ('all', 'long')):
-        for j, budget in enumerate(budgets):
+        for j, run in enumerate(runs):
             values = [
-                (results[budget][subset]['i2t'][f'Recall@{k}'] +
-                 results[budget][subset]['t2i'][f'Recall@{k}']) / 2
+                (results[run][subset]['i2t'][f'Recall@{k}'] +
+                 results[run][subset]['t2i'][f'Recall@{k}']) / 2
                 for k in TOPK
             ]
             xs = [i + j * width for i in range(len(TOPK))]
-            ax.bar(xs, values, width, label=f'{budget} tokens')
-        ax.set_xticks([i + width * (len(budgets) - 1) / 2
+            ax.bar(xs, values, width, label=label(run))
+        ax.set_xticks([i + width * (len(runs) - 1) / 2
                        for i in range(len(TOPK))])
         ax.set_xticklabels([f'R@{k}' for k in TOPK])
         ax.set_title(f'{subset} captions (mean of i2t and t2i)')
@@ -161,39 +219,58 @@ def main():
     os.chdir(REPO_ROOT)
     from qwenclip_mm.testing.demo_assets import ensure_demo_assets
     ensure_demo_assets()
-    from mmengine.config import Config
 
     import qwenclip_mm  # noqa: F401
-    config = Config.fromfile(CONFIG)
 
-    results, subset_sizes = {}, {}
-    for budget in args.budgets:
-        run_dir = osp.join(args.work_dir, f'budget_{budget}')
-        checkpoint = train(budget, args.epochs, run_dir, args.cfg_options)
+    runs = {budget: budget_options(budget) for budget in args.budgets}
+    if args.bert:
+        from qwenclip_mm.testing import synthetic_corpus
+        from qwenclip_mm.testing.tiny_bert import make_tiny_bert
+        bert_dir = osp.abspath(osp.join(args.work_dir, 'bert-tiny'))
+        hidden_size = 64
+        print(f'writing a tiny random BERT checkpoint to {bert_dir}')
+        make_tiny_bert(
+            bert_dir, corpus=synthetic_corpus(), hidden_size=hidden_size)
+        runs[BERT] = bert_options(bert_dir, hidden_size)
+
+    results, subsets, bert_lengths = {}, None, None
+    for run, model_options in runs.items():
+        run_dir = osp.join(args.work_dir,
+                           run if run == BERT else f'budget_{run}')
+        checkpoint = train(model_options, args.epochs, run_dir,
+                           args.cfg_options)
         image_feat, text_feat, captions, text_to_image, tokenizer = extract(
-            config, checkpoint, budget)
-        long = [
-            i for i, c in enumerate(captions)
-            if first_key_token(c, tokenizer) >= 77
-        ]
-        subsets = {'all': list(range(len(captions))), 'long': long}
-        subset_sizes = {k: len(v) for k, v in subsets.items()}
-        results[budget] = {
+            run_dir, checkpoint)
+        if subsets is None:
+            # From the first (Qwen3) run's tokenizer, the same captions for
+            # every run; the test split is read in the same order each time.
+            subsets = {
+                'all': list(range(len(captions))),
+                'long': [
+                    i for i, c in enumerate(captions)
+                    if first_key_token(c, tokenizer) >= LONG_AFTER
+                ]
+            }
+        if run == BERT:
+            bert_lengths = [len(ids) for ids in tokenizer(captions).input_ids]
+        results[run] = {
             name: evaluate(image_feat, text_feat, text_to_image,
                            torch.tensor(queries))
             for name, queries in subsets.items()
         }
 
+    width = max(7, *(len(str(run)) for run in results))
     lines = [
-        f"{'budget':>7} {'subset':<12}" +
+        f"{'budget':>{width}} {'subset':<12}" +
         ''.join(f'{d} R@{k:<4}' for d in ('i2t', 't2i') for k in TOPK)
     ]
-    for budget in args.budgets:
+    for run in results:
         for subset in ('all', 'long'):
-            row = results[budget][subset]
-            lines.append(f'{budget:>7} {subset:<5}({subset_sizes[subset]:>4}) ' +
-                         ''.join(f'{row[d][f"Recall@{k}"]:>9.1f}'
-                                 for d in ('i2t', 't2i') for k in TOPK))
+            row = results[run][subset]
+            lines.append(
+                f'{run:>{width}} {subset:<5}({len(subsets[subset]):>4}) ' +
+                ''.join(f'{row[d][f"Recall@{k}"]:>9.1f}'
+                        for d in ('i2t', 't2i') for k in TOPK))
     table = '\n'.join(lines)
     print(table)
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
@@ -202,10 +279,16 @@ def main():
     plot(results, plot_path)
     print(f'plot: {plot_path}')
 
-    def long_r1(budget):
-        row = results[budget]['long']
+    def long_r1(run):
+        row = results[run]['long']
         return (row['i2t']['Recall@1'] + row['t2i']['Recall@1']) / 2
 
+    if args.bert:
+        cut = sum(n > BERT_MAX_LENGTH for n in bert_lengths)
+        print(f'long-caption R@1: BERT-style {BERT_MAX_LENGTH} tokens = '
+              f'{long_r1(BERT):.1f} (longest test caption: '
+              f'{max(bert_lengths)} BERT tokens; {cut} of '
+              f'{len(bert_lengths)} cut at {BERT_MAX_LENGTH})')
     short, full = min(args.budgets), max(args.budgets)
     print(f'long-caption R@1: {short} tokens = {long_r1(short):.1f}, '
           f'{full} tokens = {long_r1(full):.1f}')
