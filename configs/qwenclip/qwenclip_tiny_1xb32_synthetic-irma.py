@@ -49,10 +49,12 @@ val_dataloader = dict(
         check_images=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-# Testing adds image-to-image retrieval by class (same IRMA code):
-# i2t/image_retrieval/Precision@K and mAP@K.
+# Testing adds zero-shot classification against the code texts
+# (i2t/zero_shot/top1, top5, mean_class_top1) and image-to-image retrieval
+# by class, same IRMA code (i2t/image_retrieval/Precision@K and mAP@K).
 test_evaluator = [
     dict(type='ImageTextRetrievalMetric', topk=(1, 5, 10)),
+    dict(type='ZeroShotClassificationMetric', topk=(1, 5)),
     dict(type='ImageToImageRetrievalMetric', topk=(1, 5), label_key='code'),
 ]
 

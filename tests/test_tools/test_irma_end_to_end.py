@@ -78,6 +78,11 @@ def test_train_then_test_class_level(irma_data, tiny_qwen3_dir, tmp_path):
     # The text gallery is the 8 code texts, not one caption per image, so
     # every image finds its text within 10 of them.
     assert metrics['i2t/retrieval/Recall@10'] == 100
+    # One code text per class and one positive per image: zero-shot top-K
+    # accuracy is image-to-text Recall@K.
+    for k in (1, 5):
+        assert metrics[f'i2t/zero_shot/top{k}'] == pytest.approx(
+            metrics[f'i2t/retrieval/Recall@{k}'])
 
     # The test run's data: each text query has several positive images.
     cfg = Config.fromfile(CONFIG)
