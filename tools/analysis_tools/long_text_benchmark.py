@@ -49,7 +49,7 @@ BERT_MAX_LENGTH = 512
 LONG_AFTER = 77
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Compare 77-token and 512-token caption budgets')
     parser.add_argument(
@@ -70,12 +70,24 @@ def parse_args():
         help='also train and test a BERT-style text encoder reading 512 '
         'tokens (a tiny random BERT written under the work directory)')
     parser.add_argument(
+        '--data-root',
+        default='data/synthetic-rocov2',
+        help='the synthetic ROCOv2-layout data set (written if missing)')
+    parser.add_argument(
+        '--tiny-qwen3',
+        default='data/qwen3-tiny',
+        help='the tiny Qwen3 checkpoint (written if missing)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         default=[],
         help='more overrides for tools/train.py, e.g. '
         'model.text_encoder.train_mode=full')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error(f'--epochs must be at least 2 (the schedule warms up '
+                     f'for one epoch, then decays), got {args.epochs}')
+    return args
 
 
 def budget_options(budget: int) -> list:
@@ -214,15 +226,23 @@ def plot(results: dict, path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     os.chdir(REPO_ROOT)
     from qwenclip_mm.testing.demo_assets import ensure_demo_assets
-    ensure_demo_assets()
+    ensure_demo_assets(args.data_root, args.tiny_qwen3)
+    data = [
+        f'{split}_dataloader.dataset.data_root={osp.abspath(args.data_root)}'
+        for split in ('train', 'val', 'test')
+    ]
+    qwen3 = f'model.text_encoder.pretrained={osp.abspath(args.tiny_qwen3)}'
 
     import qwenclip_mm  # noqa: F401
 
-    runs = {budget: budget_options(budget) for budget in args.budgets}
+    runs = {
+        budget: [*budget_options(budget), qwen3]
+        for budget in args.budgets
+    }
     if args.bert:
         from qwenclip_mm.testing import synthetic_corpus
         from qwenclip_mm.testing.tiny_bert import make_tiny_bert
@@ -238,7 +258,7 @@ def main():
         run_dir = osp.join(args.work_dir,
                            run if run == BERT else f'budget_{run}')
         checkpoint = train(model_options, args.epochs, run_dir,
-                           args.cfg_options)
+                           [*data, *args.cfg_options])
         image_feat, text_feat, captions, text_to_image, tokenizer = extract(
             run_dir, checkpoint)
         if subsets is None:
