@@ -34,10 +34,9 @@ The work runs ``chunk_size`` queries at a time, so memory stays about
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
 
-from .retrieval import TopK, _check_topk
+from .retrieval import TopK, _check_topk, _RankMetric
 
 RELEVANCE = ('label', 'concepts')
 CONCEPT_OVERLAP = ('count', 'jaccard')
@@ -54,6 +53,16 @@ def _concept_matrix(concepts: Sequence[Sequence]) -> torch.Tensor:
     matrix = torch.zeros(len(concepts), max(len(vocab), 1))
     matrix[rows, cols] = 1.
     return matrix
+
+
+def _check_relevance(relevance: str, concept_overlap: str) -> None:
+    """Raise ValueError for an unknown ``relevance`` or ``concept_overlap``."""
+    if relevance not in RELEVANCE:
+        raise ValueError(f'`relevance` must be one of {RELEVANCE}, got '
+                         f'{relevance!r}.')
+    if concept_overlap not in CONCEPT_OVERLAP:
+        raise ValueError(f'`concept_overlap` must be one of '
+                         f'{CONCEPT_OVERLAP}, got {concept_overlap!r}.')
 
 
 def _label_tensor(labels) -> torch.Tensor:
@@ -131,12 +140,7 @@ def image_retrieval_metrics(image_feat: torch.Tensor,
 'num_queries': 4}
     """
     topk = _check_topk(topk)
-    if relevance not in RELEVANCE:
-        raise ValueError(f'`relevance` must be one of {RELEVANCE}, got '
-                         f'{relevance!r}.')
-    if concept_overlap not in CONCEPT_OVERLAP:
-        raise ValueError(f'`concept_overlap` must be one of '
-                         f'{CONCEPT_OVERLAP}, got {concept_overlap!r}.')
+    _check_relevance(relevance, concept_overlap)
     if chunk_size <= 0:
         raise ValueError(f'`chunk_size` must be > 0, got {chunk_size}.')
     if image_feat.dim() != 2:
@@ -203,7 +207,7 @@ def image_retrieval_metrics(image_feat: torch.Tensor,
 
 
 @METRICS.register_module()
-class ImageToImageRetrievalMetric(BaseMetric):
+class ImageToImageRetrievalMetric(_RankMetric):
     """Precision@K and mAP@K of image-to-image retrieval, for an Evaluator.
 
     Each data sample must carry ``image_feat`` (a 1-D feature) and the
@@ -243,7 +247,8 @@ class ImageToImageRetrievalMetric(BaseMetric):
         evaluator.evaluate(n)
 
     Args:
-        topk (int | Sequence[int]): The K values. Defaults to (1, 5, 10).
+        topk (int | Sequence[int], optional): The K values. Defaults to
+            None, i.e. (1, 5, 10).
         relevance (str): ``'label'`` or ``'concepts'``. Defaults to
             ``'label'``.
         concept_overlap (str): ``'count'`` or ``'jaccard'``. Defaults to
@@ -257,9 +262,10 @@ class ImageToImageRetrievalMetric(BaseMetric):
         prefix (str, optional): Defaults to None, i.e. ``'image_retrieval'``.
     """
     default_prefix: Optional[str] = 'image_retrieval'
+    default_topk = (1, 5, 10)
 
     def __init__(self,
-                 topk: TopK = (1, 5, 10),
+                 topk: Optional[TopK] = None,
                  relevance: str = 'label',
                  concept_overlap: str = 'count',
                  concept_threshold: float = 1,
@@ -268,19 +274,12 @@ class ImageToImageRetrievalMetric(BaseMetric):
                  chunk_size: int = 1024,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        if relevance not in RELEVANCE:
-            raise ValueError(f'`relevance` must be one of {RELEVANCE}, got '
-                             f'{relevance!r}.')
-        if concept_overlap not in CONCEPT_OVERLAP:
-            raise ValueError(f'`concept_overlap` must be one of '
-                             f'{CONCEPT_OVERLAP}, got {concept_overlap!r}.')
-        self.topk = _check_topk(topk)
+        _check_relevance(relevance, concept_overlap)
         self.relevance = relevance
         self.concept_overlap = concept_overlap
         self.concept_threshold = concept_threshold
         self.key = label_key if relevance == 'label' else concept_key
-        self.chunk_size = chunk_size
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(topk, chunk_size, collect_device, prefix)
 
     def _lookup(self, sample: dict, index: int):
         if self.key in sample:

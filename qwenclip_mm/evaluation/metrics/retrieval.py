@@ -313,9 +313,9 @@ def retrieval_recall(scores: Scores,
 class _RankMetric(BaseMetric):
     """Base of the metrics that rank ``chunk_size`` queries at a time.
 
-    The constructor that :class:`ImageTextRetrievalMetric` and
-    ``ZeroShotClassificationMetric`` share: it checks and keeps ``topk`` and
-    ``chunk_size``. A subclass sets ``default_topk``, the K values used when
+    The constructor that :class:`ImageTextRetrievalMetric`,
+    ``ZeroShotClassificationMetric`` and ``ImageToImageRetrievalMetric``
+    share: it checks and keeps ``topk`` and ``chunk_size``. A subclass sets ``default_topk``, the K values used when
     ``topk`` is None.
 
     Args:
