@@ -2,11 +2,9 @@
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from .text_encoder import (Qwen3TextEncoder, _drop_frozen_weights,
-                           _forgive_frozen_weights, _resolve_dtype,
+from .text_encoder import (PretrainedTextEncoder, _resolve_dtype,
                            load_pretrained)
 
 HF_TRAIN_MODES = ('frozen', 'full')
@@ -29,7 +27,7 @@ def mean_pool(hidden_states: torch.Tensor,
 
 
 @MODELS.register_module()
-class HFTextEncoder(BaseModule):
+class HFTextEncoder(PretrainedTextEncoder):
     """A BERT-style Hugging Face encoder that reads raw captions.
 
     The text tower of medical CLIPs such as BiomedCLIP (PubMedBERT): a
@@ -123,12 +121,7 @@ class HFTextEncoder(BaseModule):
 
         if train_mode == 'frozen':
             self.model.requires_grad_(False)
-        if not save_frozen_weights:
-            self._register_state_dict_hook(_drop_frozen_weights)
-            self.register_load_state_dict_post_hook(_forgive_frozen_weights)
-
-    # The same names, wrapper prefixes left out, as for the Qwen3 encoder.
-    frozen_weight_names = Qwen3TextEncoder.frozen_weight_names
+        self._keep_trained_weights_only(save_frozen_weights)
 
     @property
     def position_limit(self) -> int:
@@ -136,16 +129,6 @@ class HFTextEncoder(BaseModule):
         limit = self.model.config.max_position_embeddings
         # Tokenizers without a limit report a huge model_max_length.
         return min(limit, self.tokenizer.model_max_length)
-
-    @property
-    def hidden_size(self) -> int:
-        """int: Width of the encoder's hidden states."""
-        return self.model.config.hidden_size
-
-    @property
-    def trains_weights(self) -> bool:
-        """bool: Whether any encoder weight receives gradients."""
-        return self.train_mode != 'frozen'
 
     def tokenize(self, texts: Sequence[str]) -> dict:
         """Tokenise captions, each cut at :attr:`max_length` tokens.

@@ -198,8 +198,52 @@ def load_pretrained(pretrained: str,
         'built-in class is what you want, delete "auto_map".')
 
 
+class PretrainedTextEncoder(BaseModule):
+    """What every text encoder around a Hugging Face model shares.
+
+    A subclass sets ``self.model`` (the transformers model) and
+    ``self.train_mode`` and calls :meth:`_keep_trained_weights_only`. It
+    gets the state-dict handling of frozen weights (left out of
+    checkpoints, reloaded from ``pretrained``, not reported missing on
+    load), :attr:`hidden_size` and :attr:`trains_weights`.
+    """
+
+    def _keep_trained_weights_only(self, save_frozen_weights: bool) -> None:
+        """Leave frozen weights out of ``state_dict()`` unless asked not to.
+
+        Args:
+            save_frozen_weights (bool): Keep them (no hooks registered).
+        """
+        if not save_frozen_weights:
+            self._register_state_dict_hook(_drop_frozen_weights)
+            self.register_load_state_dict_post_hook(_forgive_frozen_weights)
+
+    def frozen_weight_names(self) -> set:
+        """Names (relative to this module) of the model's frozen weights.
+
+        Under the state-dict names: the prefixes that wrappers such as FSDP
+        or activation checkpointing insert into the modules' names (and
+        take out of the state dict) are left out.
+        """
+        return {
+            _WRAPPER_PREFIXES.sub('', name)
+            for name, param in self.model.named_parameters(prefix='model')
+            if not param.requires_grad
+        }
+
+    @property
+    def hidden_size(self) -> int:
+        """int: Width of the model's hidden states."""
+        return self.model.config.hidden_size
+
+    @property
+    def trains_weights(self) -> bool:
+        """bool: Whether any model weight receives gradients."""
+        return self.train_mode != 'frozen'
+
+
 @MODELS.register_module()
-class Qwen3TextEncoder(BaseModule):
+class Qwen3TextEncoder(PretrainedTextEncoder):
     """A Qwen3 / Qwen3-Embedding LLM used as a text encoder.
 
     The checkpoint is loaded with ``AutoModel.from_pretrained`` from a hub id
@@ -284,36 +328,11 @@ class Qwen3TextEncoder(BaseModule):
             # Non-reentrant checkpointing lets gradients reach a soft prompt
             # through a frozen model.
             enable_activation_checkpointing(self.model)
-        if not save_frozen_weights:
-            self._register_state_dict_hook(_drop_frozen_weights)
-            self.register_load_state_dict_post_hook(_forgive_frozen_weights)
-
-    def frozen_weight_names(self) -> set:
-        """Names (relative to this module) of the LLM's frozen weights.
-
-        Under the state-dict names: the prefixes that wrappers such as FSDP
-        or activation checkpointing insert into the modules' names (and
-        take out of the state dict) are left out.
-        """
-        return {
-            _WRAPPER_PREFIXES.sub('', name)
-            for name, param in self.model.named_parameters(prefix='model')
-            if not param.requires_grad
-        }
+        self._keep_trained_weights_only(save_frozen_weights)
 
     @staticmethod
     def _load(pretrained: str, what: str, local_files_only: bool, **kwargs):
         return load_pretrained(pretrained, what, local_files_only, **kwargs)
-
-    @property
-    def hidden_size(self) -> int:
-        """int: Width of the LLM's hidden states."""
-        return self.model.config.hidden_size
-
-    @property
-    def trains_weights(self) -> bool:
-        """bool: Whether any LLM weight receives gradients."""
-        return self.train_mode != 'frozen'
 
     def embed_tokens(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Look up the LLM's input embeddings of ``input_ids``."""
