@@ -22,16 +22,18 @@ Each fix is small, targeted and idempotent, and is applied when
   calls ``torch.cuda.set_device`` before ``init_process_group`` whatever the
   backend, so ``torchrun tools/train.py --launcher pytorch`` fails on a host
   without CUDA even with ``env_cfg.dist_cfg.backend='gloo'``. There we
-  initialise the process group directly, and destroy it at exit: with torch
-  2.14's gloo, a rank that exits with its group alive while another rank
-  still works (rank 0 saving a checkpoint) often aborts
+  initialise the process group directly, and at exit meet the other ranks
+  at a barrier, then destroy it: with torch 2.14's gloo, a rank that exits
+  while another rank still works (rank 0 saving a checkpoint) can abort
   ("terminate called without an active exception").
 """
 import atexit
+import datetime
 import importlib.metadata
 import importlib.util
 import os.path as osp
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -149,9 +151,39 @@ def resolve_packages_without_pkg_resources() -> None:
     mmengine_config.get_installed_path = _get_installed_path
 
 
+#: Longest wait at exit for the other gloo ranks to finish their work.
+_EXIT_BARRIER_SECONDS = 300
+_exit_state = {'uncaught_exception': False}
+
+
+def _record_uncaught_exception(original_hook):
+
+    def hook(*args):
+        _exit_state['uncaught_exception'] = True
+        return original_hook(*args)
+
+    return hook
+
+
 def _destroy_process_group() -> None:
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    """At exit: wait for the other ranks, then destroy the process group.
+
+    A gloo rank that exits while another still works (rank 0 writing the
+    last checkpoint) can abort in gloo's threads, so a rank that ends
+    normally first meets the others at a barrier. After an uncaught
+    exception it does not wait: the others may never come.
+    """
+    dist = torch.distributed
+    if not dist.is_initialized():
+        return
+    if (dist.get_backend() == 'gloo'
+            and not _exit_state['uncaught_exception']):
+        try:
+            dist.monitored_barrier(
+                timeout=datetime.timedelta(seconds=_EXIT_BARRIER_SECONDS))
+        except RuntimeError:
+            pass  # a rank failed or timed out; exit anyway
+    dist.destroy_process_group()
 
 
 def init_dist_without_cuda() -> None:
@@ -167,6 +199,7 @@ def init_dist_without_cuda() -> None:
         if get_device() not in ('cpu', 'mps') or init_backend != 'torch':
             return original(backend, init_backend=init_backend, **kwargs)
         torch.distributed.init_process_group(backend=backend, **kwargs)
+        sys.excepthook = _record_uncaught_exception(sys.excepthook)
         atexit.register(_destroy_process_group)
 
     _init_dist_pytorch.without_cuda = True
