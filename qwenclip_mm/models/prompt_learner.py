@@ -18,16 +18,30 @@ class HybridPromptLearner(BaseModule):
 
         [instruction] [K soft vectors] [query_prefix + caption] [EOS]
 
+    which is the official Qwen3-Embedding recipe,
+    ``f'Instruct: {task}\\nQuery:{caption}'`` tokenised as one string with the
+    tokenizer's ``<|endoftext|>`` appended, with the task text's tokens
+    replaced by the soft vectors. The ids are the official ones token for
+    token: Qwen's BPE merges across the boundary between query prefix and
+    caption (``Query`` ``:C`` ``hest`` for ``'\\nQuery:Chest'``), so the
+    caption is tokenised together with the query prefix, and the task text
+    (``init_phrase``) in place after the instruction: ``' Create'``, space
+    included, is one token, so ``'Instruct: '`` keeps ``'Instruct'``
+    ``':'`` and its space goes to the first soft vector.
+
     The whole sequence is assembled per caption before padding, and padding
     goes on the right, so RoPE positions and the causal attention of a
     caption's tokens do not depend on what else is in its batch. Truncation
-    trims the caption only: the instruction, the soft vectors, the query
-    prefix and the EOS always stay.
+    keeps the first tokens, as the official recipe's tokenizer does with
+    ``truncation=True``, and trims the caption only: the instruction, the
+    soft vectors, the query prefix's own tokens and the EOS always stay.
 
     The soft vectors are initialised from the token embeddings of
     ``init_phrase`` (CoOp style; K is then that phrase's token count) or,
     with ``init_phrase=None``, as ``num_soft_tokens`` random vectors scaled
-    like the embedding table.
+    like the embedding table (the instruction's trailing spaces are then
+    dropped, as the official recipe would join them to the task's first
+    word).
 
     Args:
         tokenizer: The text encoder's Hugging Face tokenizer.
@@ -71,8 +85,9 @@ class HybridPromptLearner(BaseModule):
                              'int >= 1')
         self.max_caption_tokens = max_caption_tokens
         self.tokenizer = tokenizer
-        self.instruction_ids = self._encode(instruction)
-        self.query_ids = self._encode(query_prefix)
+        self.instruction = instruction
+        self.query_prefix = query_prefix
+        self.freeze = freeze
         self.eos_id = tokenizer.convert_tokens_to_ids(eos_token)
         if self.eos_id is None or self.eos_id == tokenizer.unk_token_id:
             raise ValueError(f'prompt_learner.eos_token={eos_token!r} is not '
@@ -80,10 +95,14 @@ class HybridPromptLearner(BaseModule):
         self.pad_id = (
             tokenizer.pad_token_id
             if tokenizer.pad_token_id is not None else self.eos_id)
+        # The query prefix's tokens on their own: at most this many of them
+        # precede a caption's tokens (fewer when the caption merges into it).
+        self.query_ids = self._encode(query_prefix)
 
         weight = embedding_weight.detach().float()
         if init_phrase is not None:
-            phrase_ids = self._encode(init_phrase)
+            self.instruction_ids, phrase_ids = self._split_in_place(
+                instruction, init_phrase, query_prefix)
             if num_soft_tokens is not None and num_soft_tokens != len(
                     phrase_ids):
                 raise ValueError(
@@ -97,11 +116,64 @@ class HybridPromptLearner(BaseModule):
                 'prompt_learner.num_soft_tokens must be an int >= 0 when '
                 f'init_phrase is None, got {num_soft_tokens!r}')
         else:
+            self.instruction_ids = self._encode(
+                instruction.rstrip(' ') if num_soft_tokens else instruction)
             init = torch.randn(num_soft_tokens, weight.size(1)) * weight.std()
         self.soft_prompt = nn.Parameter(init, requires_grad=not freeze)
 
     def _encode(self, text: str) -> List[int]:
         return self.tokenizer(text, add_special_tokens=False)['input_ids']
+
+    def _split_in_place(self, instruction: str, phrase: str,
+                        query_prefix: str) -> Tuple[List[int], List[int]]:
+        """Tokenise ``instruction + phrase + query_prefix`` as one string.
+
+        Returns:
+            tuple: The instruction's ids (tokens that end before the phrase)
+            and the phrase's (tokens that overlap it, e.g. ``' Create'``
+            whose space is the instruction's).
+
+        Raises:
+            ValueError: If the phrase is empty or merges with the query
+                prefix, so that no token sequence holds it alone.
+        """
+        if not phrase:
+            raise ValueError("prompt_learner.init_phrase='' is empty; give a "
+                             'phrase, or init_phrase=None with '
+                             'num_soft_tokens')
+        start, end = len(instruction), len(instruction) + len(phrase)
+        ids, offsets = self._encode_with_offsets(instruction + phrase +
+                                                 query_prefix)
+        head, body = [], []
+        for token, (first, last) in zip(ids, offsets):
+            if last <= start:
+                head.append(token)
+            elif first < end < last:
+                raise ValueError(
+                    f'prompt_learner.init_phrase={phrase!r} ends inside a '
+                    f'token shared with query_prefix={query_prefix!r}; the '
+                    'soft vectors must replace whole tokens of the official '
+                    'prompt, so end the phrase where a token ends (e.g. on a '
+                    'letter before a newline)')
+            elif first < end:
+                body.append(token)
+        return head, body
+
+    def _encode_with_offsets(self, texts):
+        """Ids and character offsets (into the raw text) of each token."""
+        single = isinstance(texts, str)
+        try:
+            enc = self.tokenizer(
+                [texts] if single else list(texts),
+                add_special_tokens=False,
+                return_offsets_mapping=True)
+        except NotImplementedError as e:
+            raise TypeError(
+                'HybridPromptLearner needs a fast (Rust-backed) tokenizer '
+                'that returns offsets, as Qwen3 checkpoints ship; got '
+                f'{type(self.tokenizer).__name__}') from e
+        ids, offsets = enc['input_ids'], enc['offset_mapping']
+        return (ids[0], offsets[0]) if single else (ids, offsets)
 
     @property
     def num_soft_tokens(self) -> int:
@@ -142,28 +214,35 @@ class HybridPromptLearner(BaseModule):
                  max_length: int) -> Tuple[List[List[int]], List[int]]:
         """Build each caption's full token sequence, soft slots included.
 
-        Soft slots hold the pad id; :meth:`forward` replaces their
-        embeddings with the soft vectors.
+        ``query_prefix + caption`` is tokenised as one string; its tokens
+        that overlap the caption (``:C`` in ``Query`` ``:C`` ``hest``) are
+        the caption's, the others the prefix's. Soft slots hold the pad id;
+        :meth:`forward` replaces their embeddings with the soft vectors.
 
         Args:
             captions (Sequence[str]): Raw captions.
-            max_length (int): Cap on the whole sequence length.
+            max_length (int): Cap on the whole sequence length, EOS
+                included.
 
         Returns:
             tuple: The token id lists (unpadded) and the number of caption
             tokens each one kept.
         """
-        budget = self.caption_budget(max_length)
-        caption_ids = self.tokenizer(
-            list(captions), add_special_tokens=False)['input_ids']
-        head = (
-            self.instruction_ids + [self.pad_id] * self.num_soft_tokens +
-            self.query_ids)
+        self.caption_budget(max_length)
+        prefix_len = len(self.query_prefix)
+        head = self.instruction_ids + [self.pad_id] * self.num_soft_tokens
+        ids, offsets = self._encode_with_offsets(
+            [self.query_prefix + caption for caption in captions])
         sequences, kept = [], []
-        for ids in caption_ids:
-            ids = ids[:budget]
-            sequences.append(head + ids + [self.eos_id])
-            kept.append(len(ids))
+        for tokens, spans in zip(ids, offsets):
+            # Tokens are in text order, so the prefix's own come first.
+            fixed = sum(1 for _, last in spans if last <= prefix_len)
+            budget = max_length - 1 - len(head) - fixed
+            if self.max_caption_tokens is not None:
+                budget = min(budget, self.max_caption_tokens)
+            tokens = tokens[:fixed + budget]
+            sequences.append(head + tokens + [self.eos_id])
+            kept.append(len(tokens) - fixed)
         return sequences, kept
 
     def pad(self, sequences: List[List[int]],

@@ -9,57 +9,15 @@ corpus with Qwen3's pre-tokenizer and added tokens, laid out like
 Qwen3-Embedding's tokenizer files, next to a ``Qwen3Model`` of the requested
 size.
 """
-import json
-import os
-import os.path as osp
 from typing import Optional, Sequence
 
-import torch
-from tokenizers import (AddedToken, Regex, Tokenizer, decoders, normalizers,
-                        pre_tokenizers, processors, trainers)
+from tokenizers import Tokenizer, pre_tokenizers, trainers
 from tokenizers.models import BPE
-from transformers import Qwen3Config, Qwen3Model
 
-# Qwen2/Qwen3's pre-tokenizer split. transformers' ``Qwen2Tokenizer`` rebuilds
-# its pipeline from this very pattern when it loads a folder, whatever
-# tokenizer.json says, so training with another split would give ids that
-# ``AutoTokenizer`` does not reproduce.
-PRETOKENIZE_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+"
-                     r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)"
-                     r'|\s+')
+from .qwen3_files import (QWEN3_ADDED_TOKENS, add_qwen3_special_tokens,
+                          qwen3_tokenizer_pipeline, write_qwen3_checkpoint)
 
-# Qwen3's added tokens in id order, with their ``special`` flag; they follow
-# the BPE vocabulary, as 151643.. follow Qwen3's 151643 BPE tokens.
-QWEN3_ADDED_TOKENS = (
-    ('<|endoftext|>', True),
-    ('<|im_start|>', True),
-    ('<|im_end|>', True),
-    ('<|object_ref_start|>', True),
-    ('<|object_ref_end|>', True),
-    ('<|box_start|>', True),
-    ('<|box_end|>', True),
-    ('<|quad_start|>', True),
-    ('<|quad_end|>', True),
-    ('<|vision_start|>', True),
-    ('<|vision_end|>', True),
-    ('<|vision_pad|>', True),
-    ('<|image_pad|>', True),
-    ('<|video_pad|>', True),
-    ('<tool_call>', False),
-    ('</tool_call>', False),
-    ('<|fim_prefix|>', False),
-    ('<|fim_middle|>', False),
-    ('<|fim_suffix|>', False),
-    ('<|fim_pad|>', False),
-    ('<|repo_name|>', False),
-    ('<|file_sep|>', False),
-    ('<tool_response>', False),
-    ('</tool_response>', False),
-    ('<think>', False),
-    ('</think>', False),
-)
-END_OF_TEXT = '<|endoftext|>'
-IM_END = '<|im_end|>'
+__all__ = ['QWEN3_ADDED_TOKENS', 'default_corpus', 'make_tiny_qwen3']
 
 _SENTENCES = (
     'Instruct: Create a dense embedding that captures the medical findings '
@@ -213,25 +171,14 @@ def default_corpus() -> list:
 
 
 def _train_tokenizer(corpus: Sequence[str], vocab_size: int) -> Tokenizer:
-    """Train a Qwen3-style byte-level BPE tokenizer.
-
-    The normaliser, pre-tokenizer, model options and decoder are those
-    transformers' ``Qwen2Tokenizer`` builds; the post-processor appends
-    ``<|endoftext|>`` as Qwen3-Embedding's tokenizer.json does.
-    """
-    tokenizer = Tokenizer(
-        BPE(unk_token=None,
-            continuing_subword_prefix='',
-            end_of_word_suffix='',
-            fuse_unk=False,
-            byte_fallback=False))
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(
-            Regex(PRETOKENIZE_REGEX), behavior='isolated', invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tokenizer.decoder = decoders.ByteLevel()
+    """Train a Qwen3-style byte-level BPE tokenizer on ``corpus``."""
+    tokenizer = qwen3_tokenizer_pipeline(
+        Tokenizer(
+            BPE(unk_token=None,
+                continuing_subword_prefix='',
+                end_of_word_suffix='',
+                fuse_unk=False,
+                byte_fallback=False)))
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size - len(QWEN3_ADDED_TOKENS),
         # Pieces seen once would only memorise whole corpus words.
@@ -240,56 +187,7 @@ def _train_tokenizer(corpus: Sequence[str], vocab_size: int) -> Tokenizer:
         # All 256 byte symbols, so any UTF-8 text encodes without unknowns.
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(corpus, trainer=trainer)
-    tokenizer.add_tokens([
-        AddedToken(content, special=special, normalized=False)
-        for content, special in QWEN3_ADDED_TOKENS
-    ])
-    eot_id = tokenizer.token_to_id(END_OF_TEXT)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f'$A:0 {END_OF_TEXT}:0',
-        pair=f'$A:0 {END_OF_TEXT}:0 $B:1 {END_OF_TEXT}:1',
-        special_tokens=[(END_OF_TEXT, eot_id)])
-    return tokenizer
-
-
-def _tokenizer_config(tokenizer: Tokenizer, model_max_length: int) -> dict:
-    """Build tokenizer_config.json the way Qwen3 checkpoints ship it.
-
-    Written by hand rather than by ``save_pretrained`` so the folder has the
-    layout of the hub checkpoints (``additional_special_tokens``, no
-    ``backend`` key), which is what the loading code must cope with.
-    """
-    added = {
-        str(tokenizer.token_to_id(content)): {
-            'content': content,
-            'lstrip': False,
-            'normalized': False,
-            'rstrip': False,
-            'single_word': False,
-            'special': special,
-        }
-        for content, special in QWEN3_ADDED_TOKENS
-    }
-    # Qwen3 lists every special added token here except the pad token.
-    extra_special = [
-        content for content, special in QWEN3_ADDED_TOKENS
-        if special and content != END_OF_TEXT
-    ]
-    return {
-        'add_prefix_space': False,
-        'added_tokens_decoder': added,
-        'additional_special_tokens': extra_special,
-        'bos_token': None,
-        'clean_up_tokenization_spaces': False,
-        'eos_token': IM_END,
-        'errors': 'replace',
-        'model_max_length': model_max_length,
-        'pad_token': END_OF_TEXT,
-        'padding_side': 'left',
-        'split_special_tokens': False,
-        'tokenizer_class': 'Qwen2Tokenizer',
-        'unk_token': None,
-    }
+    return add_qwen3_special_tokens(tokenizer)
 
 
 def make_tiny_qwen3(out_dir: str,
@@ -349,12 +247,6 @@ def make_tiny_qwen3(out_dir: str,
         >>> tokenizer.convert_ids_to_tokens(tokenizer('CT chest').input_ids)
         ['CT', 'Ġchest', '<|endoftext|>']
     """
-    if hidden_size % num_heads:
-        raise ValueError(f'hidden_size={hidden_size} is not a multiple of '
-                         f'num_heads={num_heads}')
-    if num_heads % num_kv_heads:
-        raise ValueError(f'num_heads={num_heads} is not a multiple of '
-                         f'num_kv_heads={num_kv_heads}')
     min_vocab = 256 + len(QWEN3_ADDED_TOKENS)
     if vocab_size < min_vocab:
         raise ValueError(f'vocab_size={vocab_size} is below {min_vocab}, the '
@@ -362,42 +254,15 @@ def make_tiny_qwen3(out_dir: str,
     corpus = default_corpus() if corpus is None else list(corpus)
     if not corpus:
         raise ValueError('corpus is empty; give at least one text')
-
-    os.makedirs(out_dir, exist_ok=True)
     tokenizer = _train_tokenizer(corpus, vocab_size)
-    tokenizer.save(osp.join(out_dir, 'tokenizer.json'))
-    # vocab.json and merges.txt complete the file set Qwen checkpoints ship.
-    tokenizer.model.save(out_dir)
-    with open(
-            osp.join(out_dir, 'tokenizer_config.json'), 'w',
-            encoding='utf-8') as f:
-        json.dump(
-            _tokenizer_config(tokenizer, max_position_embeddings),
-            f,
-            indent=2,
-            ensure_ascii=False)
-        f.write('\n')
-
-    eot_id = tokenizer.token_to_id(END_OF_TEXT)
-    config = Qwen3Config(
-        vocab_size=-(-tokenizer.get_vocab_size() // 64) * 64,
+    return write_qwen3_checkpoint(
+        out_dir,
+        tokenizer,
+        vocab_rows=-(-tokenizer.get_vocab_size() // 64) * 64,
         hidden_size=hidden_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        num_kv_heads=num_kv_heads,
         intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        head_dim=hidden_size // num_heads,
         max_position_embeddings=max_position_embeddings,
-        tie_word_embeddings=True,
-        # Qwen3 base checkpoints, which Qwen3-Embedding is trained from, use
-        # <|endoftext|> as bos and eos; the model itself never reads them.
-        bos_token_id=eot_id,
-        eos_token_id=eot_id,
-        pad_token_id=eot_id,
-        dtype=torch.float32)
-    # fork_rng keeps the caller's global RNG state untouched.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen3Model(config)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    return out_dir
+        seed=seed)

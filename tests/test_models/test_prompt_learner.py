@@ -8,31 +8,51 @@ LONG = ('History of cough and weight loss over several months. ' * 30 +
         'A small nodule sits in the lower right lobe.')
 
 
+def official_ids(tok, caption, task=DEFAULT_INIT_PHRASE):
+    """Qwen3-Embedding's recipe: one string, EOS appended by the tokenizer."""
+    return tok(f'Instruct: {task}\nQuery:{caption}')['input_ids']
+
+
 def test_sequence_layout_and_eos(build_tiny_model):
     model = build_tiny_model()
     prompt = model.prompt_learner
     tok = model.text_encoder.tokenizer
     (seq, ), kept = prompt.tokenize([CAPTION], max_length=128)
-    caption_ids = tok(CAPTION, add_special_tokens=False)['input_ids']
+    want = official_ids(tok, CAPTION)
     k = len(prompt.instruction_ids)
-    assert seq[:k] == tok('Instruct: ', add_special_tokens=False)['input_ids']
     soft_end = k + prompt.num_soft_tokens
-    query = tok('\nQuery:', add_special_tokens=False)['input_ids']
-    assert seq[soft_end:soft_end + len(query)] == query
-    assert seq[soft_end + len(query):-1] == caption_ids
+    # The official ids with the task's tokens as soft slots (pad ids).
+    assert seq == want[:k] + [prompt.pad_id] * prompt.num_soft_tokens + \
+        want[soft_end:]
+    # 'Instruct: ' keeps 'Instruct' ':'; its space starts the task's ' Create'.
+    assert tok.decode(prompt.instruction_ids) == 'Instruct:'
     assert seq[-1] == tok.convert_tokens_to_ids('<|endoftext|>')
+    caption_ids = tok('\nQuery:' + CAPTION, add_special_tokens=False)[
+        'input_ids'][len(prompt.query_ids):]
     assert kept == [len(caption_ids)]
 
 
-def test_soft_prompt_initialised_from_phrase(build_tiny_model):
+def test_soft_prompt_initialised_from_phrase_in_place(build_tiny_model):
     model = build_tiny_model()
     tok = model.text_encoder.tokenizer
+    prompt = model.prompt_learner
+    # As tokenised inside the official prompt, with its leading space.
     phrase_ids = tok(
-        DEFAULT_INIT_PHRASE, add_special_tokens=False)['input_ids']
+        'Instruct: ' + DEFAULT_INIT_PHRASE,
+        add_special_tokens=False)['input_ids'][len(prompt.instruction_ids):]
+    assert tok.decode(phrase_ids) == ' ' + DEFAULT_INIT_PHRASE
     table = model.text_encoder.model.get_input_embeddings().weight
-    assert model.prompt_learner.num_soft_tokens == len(phrase_ids)
-    torch.testing.assert_close(model.prompt_learner.soft_prompt.data,
+    assert prompt.num_soft_tokens == len(phrase_ids)
+    torch.testing.assert_close(prompt.soft_prompt.data,
                                table[torch.tensor(phrase_ids)].detach())
+
+
+def test_phrase_merging_into_query_prefix_is_an_error(build_tiny_model):
+    # 'retri' + 'eval' is one word: its token ' retrie' crosses the boundary.
+    with pytest.raises(ValueError, match='ends inside a token shared with'):
+        build_tiny_model(
+            prompt_learner=dict(
+                init_phrase='image retri', query_prefix='eval\nQuery:'))
 
 
 def test_random_init_with_k_vectors(build_tiny_model):
@@ -53,12 +73,18 @@ def test_truncation_trims_caption_never_prompt_or_eos(build_tiny_model):
     max_length = prompt.num_prompt_tokens + 10
     (seq, ), kept = prompt.tokenize([LONG], max_length=max_length)
     tok = model.text_encoder.tokenizer
-    caption_ids = tok(LONG, add_special_tokens=False)['input_ids']
+    # As the official recipe's tokenizer truncates: first tokens, EOS kept.
+    want = tok(
+        f'Instruct: {DEFAULT_INIT_PHRASE}\nQuery:{LONG}',
+        truncation=True,
+        max_length=max_length)['input_ids']
+    k = len(prompt.instruction_ids)
     assert len(seq) == max_length
     assert kept == [10]
     assert seq[-1] == prompt.eos_id
-    assert seq[-11:-1] == caption_ids[:10]
-    assert seq[:len(prompt.instruction_ids)] == prompt.instruction_ids
+    assert seq[:k] == want[:k] == prompt.instruction_ids
+    assert seq[k + prompt.num_soft_tokens:] == \
+        want[k + prompt.num_soft_tokens:]
 
 
 def test_max_length_shorter_than_prompt_fails_at_build(build_tiny_model):
