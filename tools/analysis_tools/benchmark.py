@@ -88,6 +88,8 @@ import qwenclip_mm  # noqa: F401  (registers components, applies fixes)
 from qwenclip_mm.datasets import LengthGroupedSampler, read_csv_records
 from qwenclip_mm.datasets.rocov2 import CAPTION_COLUMNS
 from qwenclip_mm.models.text_encoder import Qwen3TextEncoder
+from qwenclip_mm.testing.qwen3_shapes import (QWEN3_EMBEDDING_CONFIGS,
+                                              qwen3_embedding_config)
 from qwenclip_mm.testing.tiny_qwen3 import default_corpus, make_tiny_qwen3
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -95,43 +97,16 @@ DEFAULT_CAPTIONS = osp.join(
     osp.dirname(REPO_ROOT), 'shared', 'data', 'rocov2-test-text',
     'test_captions.csv')
 
-#: Qwen3-Embedding architectures (without weights); ``tiny`` is the test one.
-QWEN3_SHAPES = {
-    'tiny':
-    dict(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16),
-    '0.6b':
-    dict(
-        hidden_size=1024,
-        intermediate_size=3072,
-        num_hidden_layers=28,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128),
-    '4b':
-    dict(
-        hidden_size=2560,
-        intermediate_size=9728,
-        num_hidden_layers=36,
-        num_attention_heads=32,
-        num_key_value_heads=8,
-        head_dim=128),
-    '8b':
-    dict(
-        hidden_size=4096,
-        intermediate_size=12288,
-        num_hidden_layers=36,
-        num_attention_heads=32,
-        num_key_value_heads=8,
-        head_dim=128),
-}
-#: Qwen3-Embedding's vocabulary; the embedding table is part of the memory.
-QWEN3_VOCAB = 151669
+#: Qwen3 architectures (without weights): ``tiny`` is the test one, the
+#: others are Qwen3-Embedding's published configs.
+QWEN3_SHAPES = ('tiny', *QWEN3_EMBEDDING_CONFIGS)
+TINY_SHAPE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16)
 TOKENIZER_VOCAB = 4096
 NUM_CAPTIONS = 9927  # as many as ROCOv2's test split
 #: Dense bf16 peak of GPUs by name, in TFLOP/s.
@@ -143,8 +118,8 @@ class BenchmarkQwen3TextEncoder(Qwen3TextEncoder):
     """:class:`Qwen3TextEncoder` with random weights of a Qwen3 shape.
 
     Only loading differs: the tokenizer comes from ``pretrained`` and the
-    model is built from :data:`QWEN3_SHAPES` instead of read from disk, so a
-    0.6B-8B model costs no download and no disk.
+    model is built from its shape (:data:`QWEN3_SHAPES`) instead of read
+    from disk, so a 0.6B-8B model costs no download and no disk.
 
     Args:
         shape (str): A key of :data:`QWEN3_SHAPES`.
@@ -160,15 +135,12 @@ class BenchmarkQwen3TextEncoder(Qwen3TextEncoder):
         if what == 'tokenizer':
             return super()._load(pretrained, what, local_files_only)
         from transformers import AutoModel, Qwen3Config
-        vocab = QWEN3_VOCAB
         if self.shape == 'tiny':
             # As make_tiny_qwen3 sizes it.
-            vocab = -(-len(self.tokenizer) // 64) * 64
-        config = Qwen3Config(
-            vocab_size=vocab,
-            max_position_embeddings=32768,
-            rms_norm_eps=1e-6,
-            **QWEN3_SHAPES[self.shape])
+            config = Qwen3Config(
+                vocab_size=-(-len(self.tokenizer) // 64) * 64, **TINY_SHAPE)
+        else:
+            config = qwen3_embedding_config(self.shape)
         dtype = kwargs['dtype']
         return AutoModel.from_config(
             config,
