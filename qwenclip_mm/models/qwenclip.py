@@ -9,6 +9,7 @@ from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from .shared_prefix import common_prefix_length
 from .text_feature_cache import TextFeatureCache, text_model_fingerprint
 
 
@@ -246,15 +247,37 @@ class QwenCLIP(BaseModel):
                 pooled, attention_mask = self.text_encoder.encode_texts(
                     texts, self.device)
             else:
-                sequences, _ = self.prompt_learner.tokenize(
-                    texts, self.text_encoder.max_length)
-                input_ids, attention_mask = self.prompt_learner.pad(
-                    sequences, self.device)
-                embeds = self.prompt_learner(
-                    input_ids, self.text_encoder.embed_tokens(input_ids))
-                pooled = self.text_encoder(embeds, attention_mask)
+                pooled, attention_mask = self._prompt_embed(texts)
         pad_frac = 1 - attention_mask.float().mean()
         return pooled, pad_frac
+
+    def _prompt_embed(
+            self,
+            texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Pooled embeddings of the captions in the hybrid prompt, and the
+        attention mask of their full (prompt + caption) sequences.
+
+        The tokens every sequence starts with (instruction, soft slots,
+        query prefix) go through the LLM once when the encoder shares them.
+        """
+        encoder, learner = self.text_encoder, self.prompt_learner
+        sequences, _ = learner.tokenize(texts, encoder.max_length)
+        input_ids, attention_mask = learner.pad(sequences, self.device)
+        shared = 0
+        if encoder.shares_prefix and len(sequences) > 1:
+            shared = common_prefix_length(sequences)
+        if shared:
+            head = input_ids[:1, :shared]
+            prefix = learner(head, encoder.embed_tokens(head))[0]
+            rest = input_ids[:, shared:]
+            pooled = encoder(
+                encoder.embed_tokens(rest),
+                attention_mask[:, shared:],
+                prefix_embeds=prefix)
+        else:
+            embeds = learner(input_ids, encoder.embed_tokens(input_ids))
+            pooled = encoder(embeds, attention_mask)
+        return pooled, attention_mask
 
     def _cached_llm_embed(
             self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:

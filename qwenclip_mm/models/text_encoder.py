@@ -7,6 +7,9 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from .shared_prefix import (SHAREABLE, encode_with_shared_prefix,
+                            register_shared_prefix_attention, shared_attn_name)
+
 TRAIN_MODES = ('frozen', 'lora', 'full')
 DTYPES = {
     'float32': torch.float32,
@@ -271,6 +274,12 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
         gradient_checkpointing (bool): Recompute activations in the backward
             pass to save memory. Defaults to False.
         local_files_only (bool): Never contact the hub. Defaults to False.
+        shared_prefix (bool): Run the prompt tokens that every caption of a
+            batch shares (instruction, soft vectors, query prefix) through
+            the LLM once per batch and let each caption attend to their keys
+            and values; exact (see :mod:`.shared_prefix`). Only with
+            ``attn_implementation`` ``'sdpa'`` or ``'eager'``; ignored
+            otherwise. Defaults to True.
         save_frozen_weights (bool): Keep the frozen LLM weights in
             ``state_dict()`` and so in every checkpoint. Defaults to False:
             they are reloaded from ``pretrained`` instead, so a checkpoint
@@ -290,6 +299,7 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
                  lora_cfg: Optional[dict] = None,
                  gradient_checkpointing: bool = False,
                  local_files_only: bool = False,
+                 shared_prefix: bool = True,
                  save_frozen_weights: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -317,6 +327,11 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
             attn_implementation=attn_implementation)
         # MMEngine's init_weights must not re-initialise loaded weights.
         self.model.is_init = True
+        self.shares_prefix = shared_prefix and attn_implementation in SHAREABLE
+        if self.shares_prefix:
+            register_shared_prefix_attention()
+            self.model.config._attn_implementation = shared_attn_name(
+                attn_implementation)
 
         if train_mode == 'frozen':
             self.model.requires_grad_(False)
@@ -338,17 +353,30 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
         """Look up the LLM's input embeddings of ``input_ids``."""
         return self.model.get_input_embeddings()(input_ids)
 
-    def forward(self, inputs_embeds: torch.Tensor,
-                attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                inputs_embeds: torch.Tensor,
+                attention_mask: torch.Tensor,
+                prefix_embeds: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Encode embedded sequences.
 
         Args:
             inputs_embeds (torch.Tensor): ``(B, L, H)``.
             attention_mask (torch.Tensor): ``(B, L)``, 1 for real tokens.
+            prefix_embeds (torch.Tensor, optional): ``(P, H)`` tokens that
+                precede every sequence, run once (needs
+                :attr:`shares_prefix`). Defaults to None.
 
         Returns:
             torch.Tensor: ``(B, H)`` hidden state of each last real token.
         """
+        if prefix_embeds is not None:
+            if not self.shares_prefix:
+                raise RuntimeError(
+                    'prefix_embeds needs text_encoder.shared_prefix=True and '
+                    f'attn_implementation in {SHAREABLE}')
+            hidden = encode_with_shared_prefix(self.model, prefix_embeds,
+                                               inputs_embeds, attention_mask)
+            return last_token_pool(hidden, attention_mask)
         out = self.model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,

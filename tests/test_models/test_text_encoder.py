@@ -15,7 +15,9 @@ def test_last_token_pool_left_and_right_padding():
 def test_loads_local_folder_with_automodel(tiny_qwen3_dir):
     enc = Qwen3TextEncoder(tiny_qwen3_dir, max_length=4096)
     assert type(enc.model).__name__ == 'Qwen3Model'
-    assert enc.model.config._attn_implementation == 'sdpa'
+    # SDPA, with the shared-prompt-prefix path registered on top of it.
+    assert enc.model.config._attn_implementation == 'qwenclip_sdpa'
+    assert enc.shares_prefix
     assert enc.model.is_init
     assert all(not p.requires_grad for p in enc.model.parameters())
     assert enc.max_length == 4096
