@@ -27,8 +27,13 @@ default_hooks = dict(
     # Keep the stored logit scale at or below log(max_logit_scale).
     logit_scale_clamp=dict(type='LogitScaleClampHook'),
 )
-# Adds ``mean_recall`` (i2t and t2i) to validation and test metrics.
-custom_hooks = [dict(type='RetrievalMeanRecallHook')]
+# Adds ``mean_recall`` (i2t and t2i) to validation and test metrics, and
+# encodes the evaluation captions in length-sorted batches (same metrics,
+# less padding).
+custom_hooks = [
+    dict(type='RetrievalMeanRecallHook'),
+    dict(type='SortedTextEvalHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

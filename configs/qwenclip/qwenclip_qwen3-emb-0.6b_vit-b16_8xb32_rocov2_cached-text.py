@@ -12,5 +12,6 @@ model = dict(
 )
 custom_hooks = [
     dict(type='RetrievalMeanRecallHook'),
+    dict(type='SortedTextEvalHook'),
     dict(type='TextFeatureCacheHook'),
 ]

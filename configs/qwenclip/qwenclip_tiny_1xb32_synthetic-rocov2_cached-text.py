@@ -14,5 +14,6 @@ train_dataloader = dict(
         _delete_=True, type='LengthGroupedSampler', batch_size=batch_size))
 custom_hooks = [
     dict(type='RetrievalMeanRecallHook'),
+    dict(type='SortedTextEvalHook'),
     dict(type='TextFeatureCacheHook'),
 ]

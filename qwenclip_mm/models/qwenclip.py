@@ -48,6 +48,12 @@ def _texts_of(data_samples: Sequence[DataSample]) -> List[str]:
     return texts
 
 
+def _autocast_state(device: torch.device) -> Tuple[bool, torch.dtype]:
+    """Whether autocast is on for ``device``, and its dtype."""
+    return (torch.is_autocast_enabled(device.type),
+            torch.get_autocast_dtype(device.type))
+
+
 def _invalidate_text_cache(model, incompatible_keys) -> None:
     """Load-state-dict post hook: check the fingerprint again."""
     model.text_cache.invalidate()
@@ -91,6 +97,10 @@ class QwenCLIP(BaseModel):
             computed without autocast, in the LLM's dtype, so training under
             AMP and evaluation read the same ones. Defaults to None (no
             cache).
+        eval_text_batch_size (int): Captions per LLM batch when the text
+            gallery is encoded at once, shortest first (see
+            :meth:`encode_text_gallery` and :class:`SortedTextEvalHook`).
+            Defaults to 128.
         data_preprocessor (dict, optional): Defaults to
             ``MultiModalDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config of MMEngine.
@@ -104,6 +114,7 @@ class QwenCLIP(BaseModel):
                  image_projection: dict,
                  head: dict = dict(type='CLIPContrastiveHead'),
                  text_cache: Optional[dict] = None,
+                 eval_text_batch_size: int = 128,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -150,6 +161,17 @@ class QwenCLIP(BaseModel):
                 f'outputs {self.text_encoder.hidden_size}-d embeddings; '
                 'leave in_channels unset to use the encoder size')
         self.head = MODELS.build(head)
+        if not isinstance(eval_text_batch_size,
+                          int) or eval_text_batch_size < 1:
+            raise ValueError('model.eval_text_batch_size='
+                             f'{eval_text_batch_size!r}; expected an int '
+                             '>= 1')
+        self.eval_text_batch_size = eval_text_batch_size
+        # Set by SortedTextEvalHook while a retrieval loop runs: 'tensor'
+        # mode then encodes the images only and predict_all encodes the
+        # whole text gallery, shortest captions first.
+        self.defer_text_feat = False
+        self._deferred_autocast = None
 
         self.text_cache = None
         if text_cache is not None:
@@ -195,6 +217,9 @@ class QwenCLIP(BaseModel):
                 ``'predict'`` (i2t and t2i predictions within the batch).
         """
         if mode == 'tensor':
+            if self.defer_text_feat and images is not None:
+                self._deferred_autocast = _autocast_state(images.device)
+                return self.extract_feat(images)
             return self.extract_feat(images, data_samples)
         if mode == 'loss':
             return self.loss(images, data_samples)
@@ -211,6 +236,38 @@ class QwenCLIP(BaseModel):
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
         """L2-normalised joint-space features of a list of captions."""
         return self._encode_text(texts)[0]
+
+    @torch.no_grad()
+    def encode_text_gallery(self,
+                            texts: Sequence[str],
+                            batch_size: Optional[int] = None
+                            ) -> torch.Tensor:
+        """Features of many captions, encoded shortest first.
+
+        Batches of similar length pad little; a caption's feature does not
+        depend on its batch, so the result equals :meth:`encode_text` of the
+        captions in any grouping (up to float rounding). Rows come back in
+        the order of ``texts``.
+
+        Args:
+            texts (Sequence[str]): The captions.
+            batch_size (int, optional): Captions per batch. Defaults to
+                ``eval_text_batch_size``.
+
+        Returns:
+            torch.Tensor: ``(len(texts), D)``.
+        """
+        batch_size = batch_size or self.eval_text_batch_size
+        if not texts:
+            return self.encode_text([])
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            feat = self.encode_text([texts[i] for i in index])
+            if start == 0:
+                feats = feat.new_empty(len(texts), feat.size(1))
+            feats[torch.tensor(index, device=feat.device)] = feat
+        return feats
 
     def _encode_text(self, texts: Sequence[str]
                      ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -403,7 +460,14 @@ class QwenCLIP(BaseModel):
             reads.
         """
         image_feat = feats['image_feat']
-        text_feat = feats['text_feat']
+        text_feat = feats.get('text_feat')
+        if text_feat is None:
+            # Deferred by SortedTextEvalHook, under the loop's autocast.
+            enabled, dtype = self._deferred_autocast or (False, None)
+            with torch.autocast(
+                    image_feat.device.type, dtype=dtype, enabled=enabled):
+                text_feat = self.encode_text_gallery(
+                    _texts_of(data_samples))
         results = []
         if cal_i2t:
             texts_all = all_gather_concat(text_feat)[:num_texts]
