@@ -47,14 +47,12 @@ TINY_MODEL = dict(
 )
 
 
-@pytest.fixture
-def build_tiny_model(tiny_qwen3_dir):
-    """Build a tiny QwenCLIP; keyword overrides merge into its sub-configs."""
+def _builder(model_dir):
     from mmpretrain.registry import MODELS
 
     def build(seed=0, **overrides):
         cfg = copy.deepcopy(TINY_MODEL)
-        cfg['text_encoder']['pretrained'] = tiny_qwen3_dir
+        cfg['text_encoder']['pretrained'] = model_dir
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(cfg.get(key), dict):
                 cfg[key].update(value)
@@ -66,6 +64,26 @@ def build_tiny_model(tiny_qwen3_dir):
         return model
 
     return build
+
+
+@pytest.fixture
+def build_tiny_model(tiny_qwen3_dir):
+    """Build a tiny QwenCLIP; keyword overrides merge into its sub-configs."""
+    return _builder(tiny_qwen3_dir)
+
+
+@pytest.fixture(scope='session')
+def build_real_vocab_model(real_vocab_qwen3_dir):
+    """Build a tiny QwenCLIP whose LLM has Qwen3-Embedding's real
+    tokenizer; keyword overrides merge into its sub-configs."""
+    return _builder(real_vocab_qwen3_dir)
+
+
+@pytest.fixture(scope='session')
+def rocov2_captions():
+    """The real ROCOv2 test captions, or None (see
+    :func:`rocov2_test_captions`)."""
+    return rocov2_test_captions()
 
 
 def rocov2_test_captions():

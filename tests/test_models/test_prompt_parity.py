@@ -15,8 +15,6 @@ of float32 reductions in attention (measured differences are ~1e-7).
 """
 import pytest
 import torch
-from conftest import TINY_MODEL, rocov2_test_captions
-from mmpretrain.registry import MODELS
 from tricky_captions import TRICKY_CAPTIONS
 
 from qwenclip_mm.models import DEFAULT_INIT_PHRASE
@@ -25,21 +23,15 @@ TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope='module')
-def real_vocab_model(real_vocab_qwen3_dir):
+def real_vocab_model(build_real_vocab_model):
     """Tiny QwenCLIP with the base config's prompt, on the real vocabulary."""
-    cfg = dict(TINY_MODEL)
-    cfg['text_encoder'] = dict(
-        type='Qwen3TextEncoder',
-        pretrained=real_vocab_qwen3_dir,
-        max_length=4096)
-    # The paper configs' prompt (configs/_base_/models/...).
-    cfg['prompt_learner'] = dict(
-        type='HybridPromptLearner',
-        instruction='Instruct: ',
-        query_prefix='\nQuery:',
-        init_phrase=DEFAULT_INIT_PHRASE)
-    torch.manual_seed(0)
-    return MODELS.build(cfg).eval()
+    return build_real_vocab_model(
+        text_encoder=dict(max_length=4096),
+        # The paper configs' prompt (configs/_base_/models/...).
+        prompt_learner=dict(
+            instruction='Instruct: ',
+            query_prefix='\nQuery:',
+            init_phrase=DEFAULT_INIT_PHRASE)).eval()
 
 
 def official_texts(captions, task=DEFAULT_INIT_PHRASE):
@@ -134,8 +126,9 @@ def test_parity_embeddings_of_tricky_captions(real_vocab_model):
     assert_same_embeddings(real_vocab_model, TRICKY_CAPTIONS, 40)
 
 
-def test_parity_on_real_rocov2_test_captions(real_vocab_model):
-    captions = rocov2_test_captions()
+def test_parity_on_real_rocov2_test_captions(real_vocab_model,
+                                             rocov2_captions):
+    captions = rocov2_captions
     if captions is None:
         pytest.skip('the ROCOv2 test text is not here')
     assert len(captions) == 9927

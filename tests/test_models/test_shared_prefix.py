@@ -14,23 +14,19 @@ norm ~70 (under 1e-7 relative).
 """
 import pytest
 import torch
-from conftest import TINY_MODEL
-from mmpretrain.registry import MODELS
 from tricky_captions import TRICKY_CAPTIONS
 
 LORA = dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj'])
 CAPTIONS = [c for c in TRICKY_CAPTIONS if c][:14] + ['CT ' * 60]
 
 
-def build(real_vocab_qwen3_dir, **encoder):
-    cfg = dict(TINY_MODEL)
-    cfg['text_encoder'] = dict(
-        type='Qwen3TextEncoder', pretrained=real_vocab_qwen3_dir, **encoder)
-    cfg['prompt_learner'] = dict(type='HybridPromptLearner')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg)
-    model.init_weights()
-    return model.train()
+@pytest.fixture
+def build(build_real_vocab_model):
+
+    def build_model(**encoder):
+        return build_real_vocab_model(text_encoder=encoder).train()
+
+    return build_model
 
 
 def run(model, captions, share):
@@ -72,19 +68,19 @@ def assert_exact(model, captions=CAPTIONS):
 ],
                          ids=['sdpa', 'eager', 'checkpointing', 'lora',
                               'full'])
-def test_shared_prefix_is_exact(real_vocab_qwen3_dir, encoder):
-    assert_exact(build(real_vocab_qwen3_dir, max_length=512, **encoder))
+def test_shared_prefix_is_exact(build, encoder):
+    assert_exact(build(max_length=512, **encoder))
 
 
-def test_shared_prefix_is_exact_when_truncated(real_vocab_qwen3_dir):
-    model = build(real_vocab_qwen3_dir, max_length=40)
+def test_shared_prefix_is_exact_when_truncated(build):
+    model = build(max_length=40)
     sequences, _ = model.prompt_learner.tokenize(CAPTIONS, 40)
     assert max(len(s) for s in sequences) == 40
     assert_exact(model)
 
 
-def test_prefix_runs_once_per_batch(real_vocab_qwen3_dir):
-    model = build(real_vocab_qwen3_dir, max_length=512)
+def test_prefix_runs_once_per_batch(build):
+    model = build(max_length=512)
     shapes = []
     layer = model.text_encoder.model.layers[0]
     handle = layer.register_forward_pre_hook(
@@ -101,15 +97,15 @@ def test_prefix_runs_once_per_batch(real_vocab_qwen3_dir):
     assert shapes == [(1, prefix), (len(CAPTIONS), longest - prefix)]
 
 
-def test_switch_turns_it_off(real_vocab_qwen3_dir):
-    model = build(real_vocab_qwen3_dir, shared_prefix=False)
+def test_switch_turns_it_off(build):
+    model = build(shared_prefix=False)
     assert not model.text_encoder.shares_prefix
     attn = model.text_encoder.model.config._attn_implementation
     assert attn == 'sdpa'
 
 
-def test_bf16_close_to_unshared(real_vocab_qwen3_dir):
-    model = build(real_vocab_qwen3_dir, dtype='bfloat16').eval()
+def test_bf16_close_to_unshared(build):
+    model = build(dtype='bfloat16').eval()
     with torch.no_grad():
         model.text_encoder.shares_prefix = True
         shared = model.encode_text(CAPTIONS)

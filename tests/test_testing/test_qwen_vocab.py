@@ -15,7 +15,6 @@ from qwenclip_mm.testing.qwen_vocab import (NUM_BPE_TOKENS,
                                             load_qwen_ranks,
                                             merges_from_ranks)
 
-from conftest import rocov2_test_captions
 from tricky_captions import TRICKY_CAPTIONS
 
 
@@ -66,8 +65,9 @@ def test_tricky_texts_equal_tiktoken(tokenizer, tiktoken_qwen):
             unicodedata.normalize('NFC', text)), text
 
 
-def test_real_rocov2_captions_equal_tiktoken(tokenizer, tiktoken_qwen):
-    captions = rocov2_test_captions()
+def test_real_rocov2_captions_equal_tiktoken(tokenizer, tiktoken_qwen,
+                                             rocov2_captions):
+    captions = rocov2_captions
     if captions is None:
         pytest.skip('the ROCOv2 test text is not here')
     assert len(captions) == 9927
