@@ -72,6 +72,7 @@ class HybridPromptLearner(BaseModule):
         self.max_caption_tokens = max_caption_tokens
         self.tokenizer = tokenizer
         self.instruction_ids = self._encode(instruction)
+        self.query_prefix = query_prefix
         self.query_ids = self._encode(query_prefix)
         self.eos_id = tokenizer.convert_tokens_to_ids(eos_token)
         if self.eos_id is None or self.eos_id == tokenizer.unk_token_id:
@@ -200,3 +201,25 @@ class HybridPromptLearner(BaseModule):
             token_embeds.size(0), -1, -1)
         return torch.cat(
             [token_embeds[:, :start], soft, token_embeds[:, end:]], dim=1)
+
+    def fingerprint_fields(self) -> dict:
+        """The settings that decide a caption's pooled embedding.
+
+        Everything but the soft vectors' values and the tokenizer, which
+        :func:`~qwenclip_mm.models.text_feature_cache.text_model_fingerprint`
+        hashes apart.
+
+        Returns:
+            dict: JSON-able ``instruction_ids``, ``query_prefix`` and its
+            ``query_prefix_ids``, ``eos_id``, ``pad_id``,
+            ``num_soft_tokens`` and ``max_caption_tokens``.
+        """
+        return dict(
+            instruction_ids=list(self.instruction_ids),
+            query_prefix=self.query_prefix,
+            query_prefix_ids=self.tokenizer(
+                self.query_prefix, add_special_tokens=False)['input_ids'],
+            eos_id=self.eos_id,
+            pad_id=self.pad_id,
+            num_soft_tokens=self.num_soft_tokens,
+            max_caption_tokens=self.max_caption_tokens)

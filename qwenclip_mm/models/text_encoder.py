@@ -307,6 +307,7 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
         self.pretrained = pretrained
         self.max_length = max_length
         self.train_mode = train_mode
+        self.attn_implementation = attn_implementation
 
         self.tokenizer = self._load(pretrained, 'tokenizer', local_files_only)
         self.model = self._load(
