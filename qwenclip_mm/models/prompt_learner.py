@@ -70,6 +70,7 @@ class HybridPromptLearner(BaseModule):
                              f'{max_caption_tokens!r}; expected None or an '
                              'int >= 1')
         self.max_caption_tokens = max_caption_tokens
+        self.freeze = freeze
         self.tokenizer = tokenizer
         self.instruction_ids = self._encode(instruction)
         self.query_prefix = query_prefix
@@ -117,8 +118,14 @@ class HybridPromptLearner(BaseModule):
 
     @property
     def trainable(self) -> bool:
-        """bool: Whether the soft vectors receive gradients."""
-        return self.num_soft_tokens > 0 and self.soft_prompt.requires_grad
+        """bool: Whether the soft vectors train.
+
+        Decided by ``freeze`` at construction, not by ``requires_grad``,
+        which FSDP (``use_orig_params=True``) reports as True inside the
+        forward for a frozen vector that shares a flat parameter with
+        trainable ones.
+        """
+        return self.num_soft_tokens > 0 and not self.freeze
 
     def caption_budget(self, max_length: int) -> int:
         """Caption tokens that fit in ``max_length`` after the prompt.

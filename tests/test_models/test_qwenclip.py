@@ -105,6 +105,19 @@ def test_frozen_text_side_builds_no_llm_graph(build_tiny_model):
     assert model.vision_backbone.cls_token.grad is not None
 
 
+def test_frozen_text_side_is_decided_at_construction(build_tiny_model):
+    # FSDP with use_orig_params=True shows a frozen soft prompt that shares
+    # a flat parameter with trainable ones as requires_grad=True in forward.
+    model = build_tiny_model(prompt_learner=dict(freeze=True)).train()
+    model.prompt_learner.soft_prompt.requires_grad_(True)
+    assert not model.text_side_trains
+    images, samples = _train_batch()
+    model(images, samples, mode='loss')['loss'].backward()
+    # No graph through the LLM: nothing reached the soft prompt.
+    assert model.prompt_learner.soft_prompt.grad is None
+    assert model.text_projection.proj[0].weight.grad is not None
+
+
 def test_mismatched_projection_size_fails_at_build(build_tiny_model):
     with pytest.raises(ValueError, match='text_projection.in_channels=99'):
         build_tiny_model(text_projection=dict(in_channels=99))

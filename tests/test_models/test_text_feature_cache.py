@@ -215,10 +215,23 @@ def test_loading_weights_refreshes_the_cache(build_tiny_model):
 def test_cache_needs_a_frozen_text_side(build_tiny_model):
     with pytest.raises(ValueError, match='frozen text side'):
         build_tiny_model(text_cache=dict())
+    with pytest.raises(ValueError, match="train_mode='full'"):
+        build_tiny_model(
+            **FROZEN,
+            text_encoder=dict(train_mode='full'),
+            text_cache=dict())
+
+
+def test_cache_serves_a_frozen_prompt_that_fsdp_shows_as_trainable(
+        build_tiny_model):
+    # FSDP (use_orig_params=True) flips requires_grad of a frozen soft
+    # prompt that shares a flat parameter with trainable ones.
     model = build_tiny_model(**FROZEN, text_cache=dict())
     model.prompt_learner.soft_prompt.requires_grad_(True)
-    with pytest.raises(RuntimeError, match='text side now trains'):
-        model.encode_text(CAPTIONS)
+    plain = build_tiny_model(**FROZEN)
+    torch.testing.assert_close(
+        model.encode_text(CAPTIONS), plain.encode_text(CAPTIONS))
+    assert len(model.text_cache) == len(CAPTIONS)
 
 
 def test_each_rank_keeps_its_own_file(monkeypatch):
