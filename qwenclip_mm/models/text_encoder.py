@@ -205,8 +205,34 @@ class PretrainedTextEncoder(BaseModule):
     ``self.train_mode`` and calls :meth:`_keep_trained_weights_only`. It
     gets the state-dict handling of frozen weights (left out of
     checkpoints, reloaded from ``pretrained``, not reported missing on
-    load), :attr:`hidden_size` and :attr:`trains_weights`.
+    load), :attr:`hidden_size`, :attr:`trains_weights`, and a :meth:`train`
+    that keeps a frozen model's dropout off.
     """
+
+    def train(self, mode: bool = True):
+        """Set training mode; a frozen model computes as in evaluation.
+
+        A frozen tower (``train_mode='frozen'``) stays in eval mode, so its
+        dropout (BERT's hidden and attention dropout, Qwen3's
+        ``attention_dropout``) never perturbs what it computes. Modules with
+        activation checkpointing switched on keep their own training flag,
+        as transformers checkpoints only in training mode; their children,
+        which hold the dropout, stay in eval mode.
+
+        Args:
+            mode (bool): Training (True) or evaluation (False) mode.
+                Defaults to True.
+
+        Returns:
+            PretrainedTextEncoder: self.
+        """
+        super().train(mode)
+        if not self.trains_weights:
+            self.model.eval()
+            for module in self.model.modules():
+                if getattr(module, 'gradient_checkpointing', False) is True:
+                    module.training = mode
+        return self
 
     def _keep_trained_weights_only(self, save_frozen_weights: bool) -> None:
         """Leave frozen weights out of ``state_dict()`` unless asked not to.

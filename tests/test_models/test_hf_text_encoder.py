@@ -178,6 +178,18 @@ def test_one_training_step(build_bert_model, train_mode):
         assert all(p.grad is None for p in model.text_encoder.parameters())
 
 
+@pytest.mark.parametrize('train_mode', ['frozen', 'full'])
+def test_only_a_trained_tower_uses_dropout(tiny_bert_dir, train_mode):
+    # The tiny BERT has BERT's hidden and attention dropout of 0.1.
+    enc = HFTextEncoder(tiny_bert_dir, train_mode=train_mode).train()
+    assert enc.model.config.hidden_dropout_prob > 0
+    with torch.no_grad():
+        first, _ = enc.encode_texts(CAPTIONS)
+        second, _ = enc.encode_texts(CAPTIONS)
+    assert torch.equal(first, second) == (train_mode == 'frozen')
+    assert enc.training and enc.model.training == (train_mode == 'full')
+
+
 def test_features_and_predictions(build_bert_model):
     model = build_bert_model().eval()
     images = torch.randn(2, 3, 32, 32)

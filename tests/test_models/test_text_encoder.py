@@ -1,3 +1,7 @@
+import json
+import os.path as osp
+import shutil
+
 import pytest
 import torch
 
@@ -77,6 +81,40 @@ def test_gradient_checkpointing_gives_same_prompt_gradients(
         grads.append(model.prompt_learner.soft_prompt.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
     assert grads[0].abs().sum() > 0
+
+
+def _with_attention_dropout(model_dir, out_dir, p=0.5):
+    """A copy of a Qwen3 checkpoint whose config sets attention dropout."""
+    shutil.copytree(model_dir, out_dir)
+    path = osp.join(out_dir, 'config.json')
+    with open(path) as f:
+        config = json.load(f)
+    config['attention_dropout'] = p
+    with open(path, 'w') as f:
+        json.dump(config, f)
+    return out_dir
+
+
+@pytest.mark.parametrize('train_mode, checkpointing', [('frozen', False),
+                                                       ('frozen', True),
+                                                       ('full', True)])
+def test_only_a_trained_llm_uses_dropout(tiny_qwen3_dir, tmp_path,
+                                         train_mode, checkpointing):
+    enc = Qwen3TextEncoder(
+        _with_attention_dropout(tiny_qwen3_dir, str(tmp_path / 'llm')),
+        train_mode=train_mode,
+        gradient_checkpointing=checkpointing).train()
+    attention_calls = []
+    enc.model.layers[0].self_attn.register_forward_hook(
+        lambda *args: attention_calls.append(1))
+    embeds = torch.randn(2, 6, enc.hidden_size, requires_grad=True)
+    mask = torch.ones(2, 6, dtype=torch.long)
+    first = enc(embeds, mask)
+    first.sum().backward()
+    assert torch.equal(first, enc(embeds, mask)) == (train_mode == 'frozen')
+    # Checkpointing still recomputes the layer in the backward pass (it
+    # runs in training mode only): three calls for two forward passes.
+    assert len(attention_calls) == (3 if checkpointing else 2)
 
 
 def test_checkpoints_leave_out_frozen_llm_weights(build_tiny_model, tmp_path):
