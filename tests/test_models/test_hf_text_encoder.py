@@ -129,6 +129,13 @@ def test_bad_settings_name_the_key_and_the_limit(tiny_bert_dir):
         HFTextEncoder('/no/such/bert')
 
 
+def test_full_mode_refuses_bf16_weights(tiny_bert_dir):
+    with pytest.raises(
+            ValueError,
+            match="train_mode='full'.*text_encoder.dtype='bfloat16'"):
+        HFTextEncoder(tiny_bert_dir, train_mode='full', dtype='bfloat16')
+
+
 def test_qwenclip_refuses_mismatched_text_sides(build_tiny_model,
                                                 build_bert_model,
                                                 tiny_bert_dir):

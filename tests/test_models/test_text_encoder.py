@@ -46,6 +46,30 @@ def test_full_mode_trains_everything(tiny_qwen3_dir):
     assert all(p.requires_grad for p in enc.model.parameters())
 
 
+@pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
+def test_full_mode_refuses_half_precision_weights(tiny_qwen3_dir, dtype):
+    # No fp32 master copy: AdamW's small updates would round away.
+    with pytest.raises(
+            ValueError,
+            match=f"train_mode='full'.*text_encoder.dtype='{dtype}'.*"
+            "dtype='float32'.*autocast"):
+        Qwen3TextEncoder(tiny_qwen3_dir, train_mode='full', dtype=dtype)
+
+
+def test_lora_adapters_train_in_fp32_on_a_bf16_llm(tiny_qwen3_dir):
+    enc = Qwen3TextEncoder(
+        tiny_qwen3_dir,
+        dtype='bfloat16',
+        train_mode='lora',
+        lora_cfg=dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj']))
+    dtypes = {(p.requires_grad, p.dtype) for p in enc.model.parameters()}
+    assert dtypes == {(True, torch.float32), (False, torch.bfloat16)}
+    embeds = torch.randn(2, 5, enc.hidden_size, dtype=torch.bfloat16)
+    enc(embeds, torch.ones(2, 5, dtype=torch.long)).float().sum().backward()
+    grads = [p.grad for p in enc.model.parameters() if p.requires_grad]
+    assert all(g is not None and g.dtype == torch.float32 for g in grads)
+
+
 def test_bad_configuration_names_the_key(tiny_qwen3_dir, tmp_path):
     with pytest.raises(ValueError, match="train_mode='partial'.*frozen"):
         Qwen3TextEncoder(tiny_qwen3_dir, train_mode='partial')
