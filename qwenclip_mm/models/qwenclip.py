@@ -237,7 +237,9 @@ class QwenCLIP(BaseModel):
         else:
             pooled, pad_frac = self._cached_llm_embed(texts)
         feat = self.text_projection(pooled.float())
-        return F.normalize(feat, dim=-1), pad_frac
+        # fp32 like the image features, also under autocast: the retrieval
+        # loops score them against each other outside autocast.
+        return F.normalize(feat.float(), dim=-1), pad_frac
 
     def _llm_embed(self,
                    texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -55,6 +55,15 @@ def test_tensor_mode_returns_normalised_features(build_tiny_model):
     assert set(model.extract_feat(data_samples=samples)) == {'text_feat'}
 
 
+def test_features_are_fp32_under_autocast(build_tiny_model):
+    # The retrieval loops score them against each other outside autocast.
+    model = build_tiny_model().eval()
+    images, samples = _train_batch(2)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        feats = model(images, samples, mode='tensor')
+    assert {f.dtype for f in feats.values()} == {torch.float32}
+
+
 def test_predict_all_follows_retrieval_contract(build_tiny_model):
     model = build_tiny_model().eval()
     images = torch.randn(2, 3, 32, 32)
