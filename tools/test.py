@@ -3,13 +3,14 @@
 Usage is that of mmpretrain's ``tools/test.py``::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--amp] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
 import os
 
 import qwenclip_mm  # noqa: F401  (applies compatibility fixes first)
 import mmengine
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -27,7 +28,9 @@ def parse_args():
         '--out',
         help='write the metrics to this file (.json, .yaml or .pkl)')
     parser.add_argument(
-        '--amp', action='store_true', help='bf16 inference (needs a GPU)')
+        '--amp',
+        action='store_true',
+        help='bf16 autocast inference, as tools/train.py --amp trains')
     parser.add_argument(
         '--no-pin-memory',
         action='store_true',
@@ -55,6 +58,8 @@ def merge_args(cfg, args):
     set_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.amp:
+        # The loop autocasts to torch's default dtype of the device, which
+        # main() sets to bf16.
         cfg.test_cfg.fp16 = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -65,6 +70,11 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    if args.amp:
+        # MMEngine's test loops have no dtype option: their fp16 flag
+        # autocasts to this default, float16 on CUDA otherwise, which
+        # overflows Qwen3's activations (CPU autocast is bf16 already).
+        torch.set_autocast_dtype('cuda', torch.bfloat16)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mmengine.dist import get_rank, get_world_size
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
+from torch.distributed._functional_collectives import all_gather_single
 
 
 class _ScaleGrad(torch.autograd.Function):
@@ -55,9 +56,11 @@ def gather_features(
     ids = [torch.empty_like(image_ids) for _ in range(world_size)]
     dist.all_gather(ids, image_ids)
     if gather_with_grad:
-        from torch.distributed.nn.functional import all_gather
-        all_image = torch.cat(all_gather(image_feat), dim=0)
-        all_text = torch.cat(all_gather(text_feat), dim=0)
+        # Differentiable: the backward pass reduce-scatters (sums) the
+        # gradients. torch.distributed.nn.functional.all_gather is
+        # deprecated in favour of it.
+        all_image = all_gather_single(image_feat, 0, dist.group.WORLD)
+        all_text = all_gather_single(text_feat, 0, dist.group.WORLD)
     else:
         rank = get_rank()
         gathered = []

@@ -59,7 +59,8 @@ class HFTextEncoder(PretrainedTextEncoder):
         train_mode (str): ``'frozen'`` or ``'full'``. Defaults to
             ``'frozen'``.
         dtype (str | torch.dtype): Weight dtype, as for
-            :class:`Qwen3TextEncoder`. Defaults to ``'float32'``.
+            :class:`Qwen3TextEncoder`; half precision is refused with
+            ``train_mode='full'``. Defaults to ``'float32'``.
         local_files_only (bool): Never contact the hub. Defaults to False.
         save_frozen_weights (bool): Keep frozen weights in ``state_dict()``.
             Defaults to False: they are reloaded from ``pretrained``.
@@ -98,6 +99,7 @@ class HFTextEncoder(PretrainedTextEncoder):
             pretrained, 'model', dtype=_resolve_dtype(dtype), **loading)
         # MMEngine's init_weights must not re-initialise loaded weights.
         self.model.is_init = True
+        self._refuse_half_precision_training(dtype)
         if getattr(self.model, 'pooler', None) is not None:
             self.model.pooler = None
 

@@ -84,10 +84,10 @@ class HybridPromptLearner(BaseModule):
                              f'{max_caption_tokens!r}; expected None or an '
                              'int >= 1')
         self.max_caption_tokens = max_caption_tokens
+        self.freeze = freeze
         self.tokenizer = tokenizer
         self.instruction = instruction
         self.query_prefix = query_prefix
-        self.freeze = freeze
         self.eos_id = tokenizer.convert_tokens_to_ids(eos_token)
         if self.eos_id is None or self.eos_id == tokenizer.unk_token_id:
             raise ValueError(f'prompt_learner.eos_token={eos_token!r} is not '
@@ -188,8 +188,14 @@ class HybridPromptLearner(BaseModule):
 
     @property
     def trainable(self) -> bool:
-        """bool: Whether the soft vectors receive gradients."""
-        return self.num_soft_tokens > 0 and self.soft_prompt.requires_grad
+        """bool: Whether the soft vectors train.
+
+        Decided by ``freeze`` at construction, not by ``requires_grad``,
+        which FSDP (``use_orig_params=True``) reports as True inside the
+        forward for a frozen vector that shares a flat parameter with
+        trainable ones.
+        """
+        return self.num_soft_tokens > 0 and not self.freeze
 
     def caption_budget(self, max_length: int) -> int:
         """Caption tokens that fit in ``max_length`` after the prompt.
@@ -279,3 +285,25 @@ class HybridPromptLearner(BaseModule):
             token_embeds.size(0), -1, -1)
         return torch.cat(
             [token_embeds[:, :start], soft, token_embeds[:, end:]], dim=1)
+
+    def fingerprint_fields(self) -> dict:
+        """The settings that decide a caption's pooled embedding.
+
+        Everything but the soft vectors' values and the tokenizer, which
+        :func:`~qwenclip_mm.models.text_feature_cache.text_model_fingerprint`
+        hashes apart.
+
+        Returns:
+            dict: JSON-able ``instruction_ids``, ``query_prefix`` and its
+            ``query_prefix_ids``, ``eos_id``, ``pad_id``,
+            ``num_soft_tokens`` and ``max_caption_tokens``.
+        """
+        return dict(
+            instruction_ids=list(self.instruction_ids),
+            query_prefix=self.query_prefix,
+            query_prefix_ids=self.tokenizer(
+                self.query_prefix, add_special_tokens=False)['input_ids'],
+            eos_id=self.eos_id,
+            pad_id=self.pad_id,
+            num_soft_tokens=self.num_soft_tokens,
+            max_caption_tokens=self.max_caption_tokens)

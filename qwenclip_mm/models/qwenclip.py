@@ -185,7 +185,7 @@ class QwenCLIP(BaseModel):
                     'model.text_cache needs a frozen text side, as cached '
                     'features would go stale; got text_encoder.train_mode='
                     f'{self.text_encoder.train_mode!r} and prompt_learner.'
-                    f'freeze={not self.prompt_learner.trainable}. Set '
+                    f'freeze={self.prompt_learner.freeze}. Set '
                     "train_mode='frozen' and prompt_learner.freeze=True, or "
                     'remove text_cache')
             self.text_cache = TextFeatureCache(**text_cache)
@@ -198,7 +198,14 @@ class QwenCLIP(BaseModel):
 
     @property
     def text_side_trains(self) -> bool:
-        """bool: Whether anything before the text projection trains."""
+        """bool: Whether anything before the text projection trains.
+
+        Decided by the construction-time settings
+        (``text_encoder.train_mode``, ``prompt_learner.freeze``), never by
+        ``requires_grad``, which FSDP with ``use_orig_params=True`` reports
+        as True inside the forward for frozen parameters sharing a flat
+        parameter with trainable ones.
+        """
         return self.text_encoder.trains_weights or (
             self.prompt_learner is not None and self.prompt_learner.trainable)
 
@@ -288,7 +295,9 @@ class QwenCLIP(BaseModel):
         else:
             pooled, pad_frac = self._cached_llm_embed(texts)
         feat = self.text_projection(pooled.float())
-        return F.normalize(feat, dim=-1), pad_frac
+        # fp32 like the image features, also under autocast: the retrieval
+        # loops score them against each other outside autocast.
+        return F.normalize(feat.float(), dim=-1), pad_frac
 
     def _llm_embed(self,
                    texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -343,11 +352,6 @@ class QwenCLIP(BaseModel):
         Only the captions not cached yet go through the LLM; the padding
         fraction is theirs, 0 when there are none (no position was padded).
         """
-        if self.text_side_trains:
-            raise RuntimeError(
-                'model.text_cache is set but the text side now trains (some '
-                'LLM or soft prompt parameter requires grad); cached features '
-                'would go stale')
         cache = self.text_cache
         if not cache.verified:
             cache.bind(

@@ -108,7 +108,10 @@ def _apply_lora(model, lora_cfg: dict):
             'arguments of peft.LoraConfig, e.g. r, lora_alpha, lora_dropout, '
             'target_modules')
     try:
-        return get_peft_model(model, LoraConfig(**lora_cfg))
+        # The adapters train in fp32 whatever the LLM's dtype: bf16 ones
+        # would lose small optimizer updates (peft's default, made explicit).
+        return get_peft_model(
+            model, LoraConfig(**lora_cfg), autocast_adapter_dtype=True)
     except ValueError as e:
         # e.g. target_modules that match no module of the LLM.
         raise ValueError(f'text_encoder.lora_cfg={lora_cfg!r}: {e}') from e
@@ -208,8 +211,62 @@ class PretrainedTextEncoder(BaseModule):
     ``self.train_mode`` and calls :meth:`_keep_trained_weights_only`. It
     gets the state-dict handling of frozen weights (left out of
     checkpoints, reloaded from ``pretrained``, not reported missing on
-    load), :attr:`hidden_size` and :attr:`trains_weights`.
+    load), :attr:`hidden_size`, :attr:`trains_weights`, and a :meth:`train`
+    that keeps a frozen model's dropout off.
     """
+
+    def train(self, mode: bool = True):
+        """Set training mode; a frozen model computes as in evaluation.
+
+        A frozen tower (``train_mode='frozen'``) stays in eval mode, so its
+        dropout (BERT's hidden and attention dropout, Qwen3's
+        ``attention_dropout``) never perturbs what it computes. Modules with
+        activation checkpointing switched on keep their own training flag,
+        as transformers checkpoints only in training mode; their children,
+        which hold the dropout, stay in eval mode.
+
+        Args:
+            mode (bool): Training (True) or evaluation (False) mode.
+                Defaults to True.
+
+        Returns:
+            PretrainedTextEncoder: self.
+        """
+        super().train(mode)
+        if not self.trains_weights:
+            self.model.eval()
+            for module in self.model.modules():
+                if getattr(module, 'gradient_checkpointing', False) is True:
+                    module.training = mode
+        return self
+
+    def _refuse_half_precision_training(self, dtype) -> None:
+        """Refuse ``train_mode='full'`` on bf16 or fp16 weights.
+
+        The optimizer would update the half-precision weights in place,
+        with no fp32 master copy: AdamW steps smaller than the weights'
+        rounding step (about 1e-3 of a weight's size in bf16) are lost
+        without a sign.
+
+        Args:
+            dtype (str | torch.dtype): The ``dtype`` the user asked for,
+                named in the error.
+
+        Raises:
+            ValueError: If the model's weights are in half precision and
+                all of them train.
+        """
+        weight_dtype = next(self.model.parameters()).dtype
+        if self.train_mode == 'full' and weight_dtype in (torch.bfloat16,
+                                                          torch.float16):
+            raise ValueError(
+                "text_encoder.train_mode='full' with text_encoder.dtype="
+                f'{dtype!r} (weights in {weight_dtype}) would train the '
+                'weights in half precision without an fp32 master copy, so '
+                "small optimizer updates are lost. Set dtype='float32' and "
+                'train under bf16 autocast (tools/train.py --amp, i.e. '
+                "optim_wrapper=dict(type='AmpOptimWrapper', "
+                "dtype='bfloat16')), or use train_mode='lora' or 'frozen'")
 
     def _keep_trained_weights_only(self, save_frozen_weights: bool) -> None:
         """Leave frozen weights out of ``state_dict()`` unless asked not to.
@@ -260,7 +317,11 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
             local folder with ``config.json``, weights and tokenizer files.
         dtype (str | torch.dtype): Weight dtype: ``'float32'``,
             ``'bfloat16'``, ``'float16'`` or ``'auto'`` (the checkpoint's).
-            Defaults to ``'float32'``.
+            Half precision saves memory for a frozen LLM; with
+            ``train_mode='full'`` it is refused (no fp32 master copy: small
+            updates would be lost), use ``'float32'`` with bf16 autocast.
+            With ``train_mode='lora'`` the LLM may be in half precision:
+            the LoRA adapters are kept in fp32. Defaults to ``'float32'``.
         attn_implementation (str): Attention kernel passed to transformers.
             Defaults to ``'sdpa'``.
         max_length (int): Maximum tokens of a whole prompt + caption + EOS
@@ -317,6 +378,7 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
         self.pretrained = pretrained
         self.max_length = max_length
         self.train_mode = train_mode
+        self.attn_implementation = attn_implementation
 
         self.tokenizer = self._load(pretrained, 'tokenizer', local_files_only)
         self.model = self._load(
@@ -327,6 +389,7 @@ class Qwen3TextEncoder(PretrainedTextEncoder):
             attn_implementation=attn_implementation)
         # MMEngine's init_weights must not re-initialise loaded weights.
         self.model.is_init = True
+        self._refuse_half_precision_training(dtype)
         self.shares_prefix = shared_prefix and attn_implementation in SHAREABLE
         if self.shares_prefix:
             register_shared_prefix_attention()

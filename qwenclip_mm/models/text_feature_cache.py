@@ -73,34 +73,33 @@ def text_model_fingerprint(text_encoder, prompt_learner) -> Dict[str, str]:
     """Identify everything that decides a caption's pooled LLM embedding.
 
     Args:
-        text_encoder (Qwen3TextEncoder): The LLM, its tokenizer and
-            ``max_length``.
+        text_encoder (Qwen3TextEncoder): The LLM, its tokenizer,
+            ``max_length`` and ``attn_implementation``.
         prompt_learner (HybridPromptLearner): The prompt around the caption.
 
     Returns:
         dict[str, str]: One entry per part, so a mismatch can name the part:
         ``llm_config`` (the architecture fields of the LLM config),
-        ``llm_weights`` (:func:`weights_digest`), ``tokenizer``,
-        ``prompt_token_ids`` (instruction, query prefix, EOS, pad and the
-        number of soft vectors), ``soft_prompt`` (its values), ``max_length``
+        ``llm_weights`` (:func:`weights_digest`), ``tokenizer``, ``prompt``
+        (:meth:`HybridPromptLearner.fingerprint_fields`: the prompt's token
+        ids, the number of soft vectors and the caption budget
+        ``max_caption_tokens``), ``soft_prompt`` (its values),
+        ``max_length``, ``attn_implementation`` (kernels round differently)
         and ``dtype`` (of the LLM weights).
     """
     llm = text_encoder.model
     config = {k: getattr(llm.config, k, None) for k in ARCHITECTURE_FIELDS}
-    prompt_ids = dict(
-        instruction=prompt_learner.instruction_ids,
-        query_prefix=prompt_learner.query_ids,
-        eos=prompt_learner.eos_id,
-        pad=prompt_learner.pad_id,
-        num_soft_tokens=prompt_learner.num_soft_tokens)
     return dict(
         llm_config=_sha(
             json.dumps(config, sort_keys=True, default=str).encode()),
         llm_weights=weights_digest(llm),
         tokenizer=_tokenizer_digest(text_encoder.tokenizer),
-        prompt_token_ids=_sha(json.dumps(prompt_ids).encode()),
+        prompt=_sha(
+            json.dumps(prompt_learner.fingerprint_fields(),
+                       sort_keys=True).encode()),
         soft_prompt=_sha(_tensor_bytes(prompt_learner.soft_prompt)),
         max_length=str(text_encoder.max_length),
+        attn_implementation=str(text_encoder.attn_implementation),
         dtype=str(next(llm.parameters()).dtype))
 
 

@@ -159,6 +159,13 @@ def _trainable_grads(model):
     }
 
 
+def _parameters(module):
+    return {
+        n.replace('_fsdp_wrapped_module.', ''): p.detach().clone()
+        for n, p in module.named_parameters()
+    }
+
+
 def _retrieval_inputs():
     """Features and retrieval-format samples of a NUM_TEST-image split."""
     g = torch.Generator().manual_seed(0)
@@ -182,6 +189,7 @@ def _scores(predictions):
 def _rank_results(rank, model_dir, state_path):
     """Everything the tests compare, computed on one of two ranks."""
     from mmengine.model.wrappers import MMFullyShardedDataParallel as FSDP
+    from mmengine.optim import build_optim_wrapper
     from mmengine.registry import MODEL_WRAPPERS
     from mmpretrain.datasets import SequentialSampler
 
@@ -238,6 +246,15 @@ def _rank_results(rank, model_dir, state_path):
         [p.grad.clone() for p in trainable if p.grad is not None], 1e9)
     with FSDP.summon_full_params(fsdp, with_grads=True):
         fsdp_info['clipped_grads'] = _trainable_grads(model)
+    # A step as in training: AdamW with weight decay over all parameters.
+    build_optim_wrapper(
+        fsdp,
+        dict(optimizer=dict(type='AdamW', lr=1e-2,
+                            weight_decay=0.05))).step()
+    with FSDP.summon_full_params(fsdp):
+        fsdp_info['llm_after_step'] = _parameters(llm)
+        fsdp_info['soft_prompt_after_step'] = \
+            model.prompt_learner.soft_prompt.detach().clone()
     results['fsdp'] = fsdp_info
 
     feats, samples = _retrieval_inputs()
@@ -378,6 +395,15 @@ def test_fsdp_shards_frozen_llm_and_matches_one_process(
     for rank in fsdp:
         torch.testing.assert_close(rank['loss'], loss.detach())
         _assert_grads_close(rank['grads'], expected)
+
+    # An optimizer step moved the soft prompt and left the LLM as loaded.
+    llm = _parameters(model.text_encoder.model)
+    for rank in fsdp:
+        assert not torch.equal(rank['soft_prompt_after_step'],
+                               model.prompt_learner.soft_prompt)
+        assert rank['llm_after_step'].keys() == llm.keys()
+        for name, value in llm.items():
+            assert torch.equal(rank['llm_after_step'][name], value), name
 
     # Clipping the shards: every rank gets the norm of the whole gradient
     # (not of its own shard) and the whole gradient is scaled by it.
@@ -546,12 +572,11 @@ def test_torchrun_fsdp_train_writes_plain_checkpoint(fsdp_run,
     assert not any('_fsdp' in name for name in state)
     assert model.state_dict().keys() == state.keys()
     assert not any(name.startswith('text_encoder.model.') for name in state)
+    # So a reload takes the LLM from `pretrained`; that FSDP training leaves
+    # it unchanged is checked in-process, in
+    # test_fsdp_shards_frozen_llm_and_matches_one_process.
     assert not torch.equal(state['prompt_learner.soft_prompt'],
                            model.prompt_learner.soft_prompt)
-    # The LLM stayed frozen.
-    for name, value in model.text_encoder.model.state_dict().items():
-        saved = state.get(f'text_encoder.model.{name}', value)
-        assert torch.equal(saved, value), f'{name} changed'
 
 
 def test_torchrun_test_equals_one_process(fsdp_run, odd_split_data,

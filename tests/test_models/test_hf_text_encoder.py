@@ -129,6 +129,13 @@ def test_bad_settings_name_the_key_and_the_limit(tiny_bert_dir):
         HFTextEncoder('/no/such/bert')
 
 
+def test_full_mode_refuses_bf16_weights(tiny_bert_dir):
+    with pytest.raises(
+            ValueError,
+            match="train_mode='full'.*text_encoder.dtype='bfloat16'"):
+        HFTextEncoder(tiny_bert_dir, train_mode='full', dtype='bfloat16')
+
+
 def test_qwenclip_refuses_mismatched_text_sides(build_tiny_model,
                                                 build_bert_model,
                                                 tiny_bert_dir):
@@ -176,6 +183,18 @@ def test_one_training_step(build_bert_model, train_mode):
     else:
         assert changed == []
         assert all(p.grad is None for p in model.text_encoder.parameters())
+
+
+@pytest.mark.parametrize('train_mode', ['frozen', 'full'])
+def test_only_a_trained_tower_uses_dropout(tiny_bert_dir, train_mode):
+    # The tiny BERT has BERT's hidden and attention dropout of 0.1.
+    enc = HFTextEncoder(tiny_bert_dir, train_mode=train_mode).train()
+    assert enc.model.config.hidden_dropout_prob > 0
+    with torch.no_grad():
+        first, _ = enc.encode_texts(CAPTIONS)
+        second, _ = enc.encode_texts(CAPTIONS)
+    assert torch.equal(first, second) == (train_mode == 'frozen')
+    assert enc.training and enc.model.training == (train_mode == 'full')
 
 
 def test_features_and_predictions(build_bert_model):

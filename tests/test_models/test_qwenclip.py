@@ -55,6 +55,15 @@ def test_tensor_mode_returns_normalised_features(build_tiny_model):
     assert set(model.extract_feat(data_samples=samples)) == {'text_feat'}
 
 
+def test_features_are_fp32_under_autocast(build_tiny_model):
+    # The retrieval loops score them against each other outside autocast.
+    model = build_tiny_model().eval()
+    images, samples = _train_batch(2)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        feats = model(images, samples, mode='tensor')
+    assert {f.dtype for f in feats.values()} == {torch.float32}
+
+
 def test_predict_all_follows_retrieval_contract(build_tiny_model):
     model = build_tiny_model().eval()
     images = torch.randn(2, 3, 32, 32)
@@ -103,6 +112,19 @@ def test_frozen_text_side_builds_no_llm_graph(build_tiny_model):
     assert model.prompt_learner.soft_prompt.grad is None
     assert model.text_projection.proj[0].weight.grad is not None
     assert model.vision_backbone.cls_token.grad is not None
+
+
+def test_frozen_text_side_is_decided_at_construction(build_tiny_model):
+    # FSDP with use_orig_params=True shows a frozen soft prompt that shares
+    # a flat parameter with trainable ones as requires_grad=True in forward.
+    model = build_tiny_model(prompt_learner=dict(freeze=True)).train()
+    model.prompt_learner.soft_prompt.requires_grad_(True)
+    assert not model.text_side_trains
+    images, samples = _train_batch()
+    model(images, samples, mode='loss')['loss'].backward()
+    # No graph through the LLM: nothing reached the soft prompt.
+    assert model.prompt_learner.soft_prompt.grad is None
+    assert model.text_projection.proj[0].weight.grad is not None
 
 
 def test_mismatched_projection_size_fails_at_build(build_tiny_model):

@@ -1,3 +1,7 @@
+import json
+import os.path as osp
+import shutil
+
 import pytest
 import torch
 
@@ -44,6 +48,30 @@ def test_full_mode_trains_everything(tiny_qwen3_dir):
     assert all(p.requires_grad for p in enc.model.parameters())
 
 
+@pytest.mark.parametrize('dtype', ['bfloat16', 'float16'])
+def test_full_mode_refuses_half_precision_weights(tiny_qwen3_dir, dtype):
+    # No fp32 master copy: AdamW's small updates would round away.
+    with pytest.raises(
+            ValueError,
+            match=f"train_mode='full'.*text_encoder.dtype='{dtype}'.*"
+            "dtype='float32'.*autocast"):
+        Qwen3TextEncoder(tiny_qwen3_dir, train_mode='full', dtype=dtype)
+
+
+def test_lora_adapters_train_in_fp32_on_a_bf16_llm(tiny_qwen3_dir):
+    enc = Qwen3TextEncoder(
+        tiny_qwen3_dir,
+        dtype='bfloat16',
+        train_mode='lora',
+        lora_cfg=dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj']))
+    dtypes = {(p.requires_grad, p.dtype) for p in enc.model.parameters()}
+    assert dtypes == {(True, torch.float32), (False, torch.bfloat16)}
+    embeds = torch.randn(2, 5, enc.hidden_size, dtype=torch.bfloat16)
+    enc(embeds, torch.ones(2, 5, dtype=torch.long)).float().sum().backward()
+    grads = [p.grad for p in enc.model.parameters() if p.requires_grad]
+    assert all(g is not None and g.dtype == torch.float32 for g in grads)
+
+
 def test_bad_configuration_names_the_key(tiny_qwen3_dir, tmp_path):
     with pytest.raises(ValueError, match="train_mode='partial'.*frozen"):
         Qwen3TextEncoder(tiny_qwen3_dir, train_mode='partial')
@@ -79,6 +107,40 @@ def test_gradient_checkpointing_gives_same_prompt_gradients(
         grads.append(model.prompt_learner.soft_prompt.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
     assert grads[0].abs().sum() > 0
+
+
+def _with_attention_dropout(model_dir, out_dir, p=0.5):
+    """A copy of a Qwen3 checkpoint whose config sets attention dropout."""
+    shutil.copytree(model_dir, out_dir)
+    path = osp.join(out_dir, 'config.json')
+    with open(path) as f:
+        config = json.load(f)
+    config['attention_dropout'] = p
+    with open(path, 'w') as f:
+        json.dump(config, f)
+    return out_dir
+
+
+@pytest.mark.parametrize('train_mode, checkpointing', [('frozen', False),
+                                                       ('frozen', True),
+                                                       ('full', True)])
+def test_only_a_trained_llm_uses_dropout(tiny_qwen3_dir, tmp_path,
+                                         train_mode, checkpointing):
+    enc = Qwen3TextEncoder(
+        _with_attention_dropout(tiny_qwen3_dir, str(tmp_path / 'llm')),
+        train_mode=train_mode,
+        gradient_checkpointing=checkpointing).train()
+    attention_calls = []
+    enc.model.layers[0].self_attn.register_forward_hook(
+        lambda *args: attention_calls.append(1))
+    embeds = torch.randn(2, 6, enc.hidden_size, requires_grad=True)
+    mask = torch.ones(2, 6, dtype=torch.long)
+    first = enc(embeds, mask)
+    first.sum().backward()
+    assert torch.equal(first, enc(embeds, mask)) == (train_mode == 'frozen')
+    # Checkpointing still recomputes the layer in the backward pass (it
+    # runs in training mode only): three calls for two forward passes.
+    assert len(attention_calls) == (3 if checkpointing else 2)
 
 
 def test_checkpoints_leave_out_frozen_llm_weights(build_tiny_model, tmp_path):

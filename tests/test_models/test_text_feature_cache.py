@@ -114,14 +114,22 @@ def test_file_round_trip_serves_a_new_model(build_tiny_model, tmp_path):
     'overrides, part',
     [
         (dict(prompt_learner=dict(freeze=True, instruction='Represent: ')),
-         'prompt_token_ids'),
+         'prompt'),
         (dict(
             prompt_learner=dict(
                 freeze=True, init_phrase=None, num_soft_tokens=4)),
          'soft_prompt'),
         (dict(text_encoder=dict(max_length=64), **FROZEN), 'max_length'),
+        # Cuts the longest caption: its embedding differs (checked below).
+        (dict(prompt_learner=dict(freeze=True, max_caption_tokens=8)),
+         'prompt'),
+        (dict(text_encoder=dict(attn_implementation='eager'), **FROZEN),
+         'attn_implementation'),
     ],
-    ids=['instruction', 'soft-prompt', 'max-length'])
+    ids=[
+        'instruction', 'soft-prompt', 'max-length', 'max-caption-tokens',
+        'attn-implementation'
+    ])
 def test_refuses_cache_of_another_prompt(build_tiny_model, tmp_path,
                                          overrides, part):
     file = str(tmp_path / 'cache.pth')
@@ -131,7 +139,8 @@ def test_refuses_cache_of_another_prompt(build_tiny_model, tmp_path,
 
     other = build_tiny_model(**overrides, text_cache=dict(file=file))
     with pytest.raises(
-            ValueError, match=f'{file}.*another text model.*{part}'):
+            ValueError,
+            match=f'{file}.*another text model.*(differ: |; ){part} \\(file'):
         other.encode_text(CAPTIONS)
 
 
@@ -157,8 +166,8 @@ def test_fingerprint_names_what_decides_the_embedding(build_tiny_model):
     fingerprint = text_model_fingerprint(model.text_encoder,
                                          model.prompt_learner)
     assert set(fingerprint) == {
-        'llm_config', 'llm_weights', 'tokenizer', 'prompt_token_ids',
-        'soft_prompt', 'max_length', 'dtype'
+        'llm_config', 'llm_weights', 'tokenizer', 'prompt', 'soft_prompt',
+        'max_length', 'attn_implementation', 'dtype'
     }
     assert fingerprint['dtype'] == 'torch.float32'
     with torch.no_grad():
@@ -166,6 +175,27 @@ def test_fingerprint_names_what_decides_the_embedding(build_tiny_model):
     changed = text_model_fingerprint(model.text_encoder, model.prompt_learner)
     assert {k for k in fingerprint
             if fingerprint[k] != changed[k]} == {'llm_weights'}
+
+
+def test_caption_budget_changes_the_embedding_and_the_fingerprint(
+        build_tiny_model):
+    full = build_tiny_model(**FROZEN)
+    capped = build_tiny_model(
+        prompt_learner=dict(freeze=True, max_caption_tokens=8))
+    with torch.no_grad():
+        assert not torch.allclose(
+            full.encode_text(CAPTIONS[2:3]), capped.encode_text(CAPTIONS[2:3]))
+    assert full.prompt_learner.fingerprint_fields() == dict(
+        instruction_ids=full.prompt_learner.instruction_ids,
+        query_prefix='\nQuery:',
+        query_prefix_ids=full.prompt_learner.tokenizer(
+            '\nQuery:', add_special_tokens=False)['input_ids'],
+        eos_id=full.prompt_learner.eos_id,
+        pad_id=full.prompt_learner.pad_id,
+        num_soft_tokens=full.prompt_learner.num_soft_tokens,
+        max_caption_tokens=None)
+    assert capped.prompt_learner.fingerprint_fields()[
+        'max_caption_tokens'] == 8
 
 
 def test_loading_weights_refreshes_the_cache(build_tiny_model):
@@ -185,10 +215,23 @@ def test_loading_weights_refreshes_the_cache(build_tiny_model):
 def test_cache_needs_a_frozen_text_side(build_tiny_model):
     with pytest.raises(ValueError, match='frozen text side'):
         build_tiny_model(text_cache=dict())
+    with pytest.raises(ValueError, match="train_mode='full'"):
+        build_tiny_model(
+            **FROZEN,
+            text_encoder=dict(train_mode='full'),
+            text_cache=dict())
+
+
+def test_cache_serves_a_frozen_prompt_that_fsdp_shows_as_trainable(
+        build_tiny_model):
+    # FSDP (use_orig_params=True) flips requires_grad of a frozen soft
+    # prompt that shares a flat parameter with trainable ones.
     model = build_tiny_model(**FROZEN, text_cache=dict())
     model.prompt_learner.soft_prompt.requires_grad_(True)
-    with pytest.raises(RuntimeError, match='text side now trains'):
-        model.encode_text(CAPTIONS)
+    plain = build_tiny_model(**FROZEN)
+    torch.testing.assert_close(
+        model.encode_text(CAPTIONS), plain.encode_text(CAPTIONS))
+    assert len(model.text_cache) == len(CAPTIONS)
 
 
 def test_each_rank_keeps_its_own_file(monkeypatch):

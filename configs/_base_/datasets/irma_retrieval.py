@@ -35,7 +35,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=8,
-    persistent_workers=True,
+    # Workers restarted each epoch take EpochSeedHook's epoch seed, so a
+    # resumed run augments exactly as an uninterrupted one.
+    persistent_workers=False,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
