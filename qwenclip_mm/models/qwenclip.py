@@ -329,10 +329,10 @@ class QwenCLIP(BaseModel):
         encoder, learner = self.text_encoder, self.prompt_learner
         sequences, _ = learner.tokenize(texts, encoder.max_length)
         input_ids, attention_mask = learner.pad(sequences, self.device)
-        shared = 0
-        if encoder.shares_prefix and len(sequences) > 1:
+        # Shared for any batch size, one caption included, so every batch
+        # makes the same LLM calls (FSDP ranks must).
+        if encoder.shares_prefix:
             shared = common_prefix_length(sequences)
-        if shared:
             head = input_ids[:1, :shared]
             prefix = learner(head, encoder.embed_tokens(head))[0]
             rest = input_ids[:, shared:]

@@ -99,3 +99,26 @@ def test_report_compares_checkpointing(capsys):
         '0.25x, samples/s 0.67x' in lines
     # With checkpointing on, the reference failed: no ratio to report.
     assert lines[-1] == 'throughput vs reference: n/a'
+
+
+def test_effects_alone_and_evaluation_order():
+    lines = run_benchmark('--effects', '--eval-captions', '48')
+    for side in ('ours', 'grouped', 'shared', 'reference'):
+        assert float(table_row(lines, side, 'off')[2]) > 0
+    text = '\n'.join(lines)
+    assert re.search(
+        rf'effects \(checkpointing off\), samples/s vs reference: length '
+        rf'grouping {NUMBER}x, shared prefix {NUMBER}x, both {NUMBER}x', text)
+    assert re.search(
+        rf'shared prefix, peak memory vs grouping alone \(the earlier path\)'
+        rf', same batches: {NUMBER}x', text)
+    evaluation = re.search(
+        rf'evaluation text encoding \(48 captions\): dataset order {NUMBER} '
+        rf's, length-sorted {NUMBER} s: {NUMBER}x; max abs feature '
+        r'difference (\S+)', text)
+    assert evaluation and float(evaluation.group(4)) < 1e-5
+    # Grouped and random batches: the shared-prefix sides pad like their
+    # batching, so grouping alone pads less than the shared prefix alone.
+    assert float(table_row(lines, 'grouped', 'off')[4]) < float(
+        table_row(lines, 'shared', 'off')[4])
+    assert re.fullmatch(rf'throughput vs reference: {NUMBER}x', lines[-1])

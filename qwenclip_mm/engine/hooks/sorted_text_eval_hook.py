@@ -17,13 +17,19 @@ class SortedTextEvalHook(Hook):
     whole text gallery without gradients, shortest first, in batches of
     ``model.eval_text_batch_size``, put back in dataset order before any
     score is computed. The loops themselves are unchanged. A model without
-    the ``defer_text_feat`` switch is left alone.
+    the ``defer_text_feat`` switch is left alone, and so is a model sharded
+    with FSDP: there every LLM call is a collective that all ranks must make
+    together, and ranks hold different numbers of captions, so the loop's
+    own batches (the same count on every rank) are kept.
     """
 
     priority = 'NORMAL'
 
     @staticmethod
     def _set(runner, value: bool) -> None:
+        from torch.distributed.fsdp import FullyShardedDataParallel
+        if isinstance(runner.model, FullyShardedDataParallel):
+            return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         if hasattr(model, 'defer_text_feat'):
