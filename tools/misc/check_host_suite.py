@@ -53,7 +53,23 @@ SUBSET = (
 
 #: Tests whose outcome the plugin changes on purpose: node id -> (plain
 #: outcome, outcome with the plugin, why).
-EXPLAINED = {}
+_IN1D = ('numpy >= 2.4 has no np.in1d; compat override '
+         'retrieval_metrics_without_in1d')
+_METRICS = 'tests.test_evaluation.test_metrics.test_retrieval.'
+EXPLAINED = {
+    'tests.test_engine.test_hooks.test_switch_recipe_hook.'
+    'TestSwitchRecipeHook::test_resume':
+    ('failed', 'passed', 'torch >= 2.6 refuses HistoryBuffer in the '
+     'checkpoint; compat override mmengine_checkpoint_allow_list'),
+    _METRICS + 'TestRetrievalRecall::test_calculate':
+    ('failed', 'passed', _IN1D),
+    _METRICS + 'TestRetrievalRecall::test_evaluate':
+    ('failed', 'passed', _IN1D),
+    _METRICS + 'TestRetrievalAveragePrecision::test_calculate':
+    ('failed', 'passed', _IN1D),
+    _METRICS + 'TestRetrievalAveragePrecision::test_evaluate':
+    ('failed', 'passed', _IN1D),
+}
 
 IMPORT_FIRST_PLUGIN = 'qwenclip_mm.testing.import_first'
 
