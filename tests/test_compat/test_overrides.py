@@ -4,28 +4,13 @@ Every check runs in a fresh interpreter, so "without the fix" really means
 ``qwenclip_mm`` was never imported.
 """
 import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
+from compat_subprocess import run_python
 
 from qwenclip_mm.compat import checkpoints
-
-
-def run_python(code, cwd=None, env_path=None):
-    import os
-    env = dict(os.environ)
-    if env_path:
-        env['PYTHONPATH'] = os.pathsep.join(
-            [env_path, env.get('PYTHONPATH', '')])
-    return subprocess.run([sys.executable, '-c',
-                           textwrap.dedent(code)],
-                          capture_output=True,
-                          text=True,
-                          cwd=cwd,
-                          env=env,
-                          timeout=300)
 
 
 @pytest.fixture
@@ -135,7 +120,8 @@ def test_a_pickled_getattr_outside_the_allow_list_is_refused(tmp_path):
 
 
 def test_imports_with_pycocotools_installed(pycocotools_path):
-    without = run_python('import mmpretrain.models', env_path=pycocotools_path)
+    without = run_python(
+        'import mmpretrain.models', pythonpath=[pycocotools_path])
     assert without.returncode != 0, 'mmpretrain imported: fix not needed?'
     assert 'language_model.py' in without.stderr
     code = """
@@ -149,7 +135,7 @@ def test_imports_with_pycocotools_installed(pycocotools_path):
         assert 'COCORetrieval' in DATASETS.module_dict
         print('ok')
     """
-    result = run_python(code, env_path=pycocotools_path)
+    result = run_python(code, pythonpath=[pycocotools_path])
     assert result.returncode == 0, result.stderr
     assert 'ok' in result.stdout
 

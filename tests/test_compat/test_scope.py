@@ -1,35 +1,17 @@
 """``import qwenclip_mm`` changes only the overrides it lists, each where the
 installed versions need it; import order does not matter."""
 import importlib.util
-import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import torch
+from compat_subprocess import run_python
 from utils import REPO_ROOT, cfg_options, make_tiny_data
 
 from qwenclip_mm import compat
 from qwenclip_mm.compat import installed_version
-
-
-def run_python(code, pythonpath=(), env=None):
-    full_env = dict(os.environ, **(env or {}))
-    full_env['PYTHONPATH'] = os.pathsep.join(
-        [*pythonpath, REPO_ROOT,
-         full_env.get('PYTHONPATH', '')])
-    full_env.setdefault('OMP_NUM_THREADS', '1')
-    return subprocess.run([sys.executable, '-c',
-                           textwrap.dedent(code)],
-                          capture_output=True,
-                          text=True,
-                          cwd=REPO_ROOT,
-                          env=full_env,
-                          timeout=600)
 
 
 def version_says_needed(name):
