@@ -45,7 +45,7 @@ def test_diff_separates_explained_from_unexplained():
         # Explained the other way round: does not excuse b's failure.
         'b': ('failed', 'passed', 'wrong direction'),
     }
-    known, unknown = tool.diff_outcomes(plain, plugin, explained)
+    known, unknown = tool.diff_outcomes(plain, plugin, explained, {})
     assert known == [('a', 'failed', 'passed', 'the allow-list')]
     assert unknown == [('b', 'passed', 'failed', ''),
                        ('d', 'skipped', 'missing', ''),
@@ -55,3 +55,10 @@ def test_diff_separates_explained_from_unexplained():
 def test_every_explained_difference_says_why():
     for test_id, (before, after, reason) in tool.EXPLAINED.items():
         assert before != after and reason, test_id
+
+
+def test_a_flaky_test_differs_either_way_without_failing_the_check():
+    known, unknown = tool.diff_outcomes({'f': 'passed'}, {'f': 'failed'},
+                                        {}, {'f': 'random draw'})
+    assert known == [('f', 'passed', 'failed', 'flaky: random draw')]
+    assert unknown == []

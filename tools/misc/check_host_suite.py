@@ -71,6 +71,16 @@ EXPLAINED = {
     ('failed', 'passed', _IN1D),
 }
 
+#: Tests whose outcome depends on unseeded randomness, in either run: node
+#: id -> why. Their differences are listed, and never fail the check.
+FLAKY = {
+    'tests.test_datasets.test_transforms.test_processing.TestColorJitter::'
+    'test_transform':
+    'an unseeded random hue shift overflows uint8 on numpy 2 '
+    '(OverflowError: Python integer -50 out of bounds for uint8) in some '
+    'draws only',
+}
+
 IMPORT_FIRST_PLUGIN = 'qwenclip_mm.testing.import_first'
 
 
@@ -102,8 +112,15 @@ def counts(outcomes: dict) -> Counter:
                     **Counter(outcomes.values())})
 
 
-def diff_outcomes(plain: dict, plugin: dict, explained=None) -> tuple:
+def diff_outcomes(plain: dict,
+                  plugin: dict,
+                  explained=None,
+                  flaky=None) -> tuple:
     """Compare two runs test by test.
+
+    A difference is explained when ``explained`` (default
+    :data:`EXPLAINED`) lists it with the same two outcomes, or when the test
+    is in ``flaky`` (default :data:`FLAKY`).
 
     Returns:
         tuple[list, list]: ``(explained, unexplained)``; each item is
@@ -112,6 +129,7 @@ def diff_outcomes(plain: dict, plugin: dict, explained=None) -> tuple:
         the unexplained ones.
     """
     explained = EXPLAINED if explained is None else explained
+    flaky = FLAKY if flaky is None else flaky
     known, unknown = [], []
     for test_id in sorted(set(plain) | set(plugin)):
         before = plain.get(test_id, 'missing')
@@ -121,6 +139,9 @@ def diff_outcomes(plain: dict, plugin: dict, explained=None) -> tuple:
         expected = explained.get(test_id)
         if expected is not None and expected[:2] == (before, after):
             known.append((test_id, before, after, expected[2]))
+        elif test_id in flaky:
+            known.append(
+                (test_id, before, after, f'flaky: {flaky[test_id]}'))
         else:
             unknown.append((test_id, before, after, ''))
     return known, unknown
