@@ -15,6 +15,20 @@ import os.path as osp
 import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+#: Run at interpreter start from site-packages: leaves a finder on
+#: ``sys.meta_path`` that acts only when ``mmpretrain.models.multimodal`` is
+#: imported (see ``qwenclip_mm/compat/multimodal.py``).
+STARTUP_PTH = 'qwenclip_mm_startup.pth'
+
+
+class BuildPyWithStartup(build_py):
+    """Puts :data:`STARTUP_PTH` at the top of the wheel (site-packages)."""
+
+    def run(self):
+        super().run()
+        shutil.copy(STARTUP_PTH, osp.join(self.build_lib, STARTUP_PTH))
 
 
 def get_version():
@@ -98,6 +112,8 @@ setup(
             '.mim/tools/**/*.sh',
         ]
     },
+    py_modules=['qwenclip_mm_startup'],
+    cmdclass={'build_py': BuildPyWithStartup},
     python_requires='>=3.10',
     install_requires=install_requires,
     extras_require=extras_require,

@@ -8,13 +8,14 @@ Usage is that of mmpretrain's ``tools/test.py``::
 import argparse
 import os
 
-import qwenclip_mm  # noqa: F401  (applies compatibility fixes first)
+import qwenclip_mm  # noqa: F401  (registers components, applies fixes)
 import mmengine
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from qwenclip_mm.compat.tools import tool_overrides
 from qwenclip_mm.engine.launch import set_dataloader_defaults, set_work_dir
 
 
@@ -86,4 +87,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    with tool_overrides():
+        main()

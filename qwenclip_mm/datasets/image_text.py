@@ -2,19 +2,18 @@
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .annotations import (check_caption, check_images, read_csv_records,
-                          read_jsonl_records, row_error)
-from .retrieval_items import build_retrieval_items, select_subset
+from .annotations import (check_caption, read_csv_records, read_jsonl_records,
+                          row_error)
+from .retrieval_dataset import BaseRetrievalDataset
 
 FORMATS = ('csv', 'jsonl')
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson')
 
 
 @DATASETS.register_module()
-class ImageTextDataset(BaseDataset):
+class ImageTextDataset(BaseRetrievalDataset):
     """Image-text pairs from one annotation file, for training and retrieval.
 
     For your own data: a CSV (any delimiter) or JSON Lines file that names
@@ -48,12 +47,10 @@ class ImageTextDataset(BaseDataset):
 
         {"image": "0001.png", "caption": ["Chest X-ray.", "No findings."]}
 
-    In training mode there is one item per (image, caption) pair with
-    ``img_path``, ``ori_id`` (the image as written in the file), ``text``,
-    ``text_id`` and ``image_id``; in test mode one item per image in the
-    format of :class:`mmpretrain.datasets.COCORetrieval` (``text``,
-    ``gt_text_id``, ``gt_image_id`` lists), as ``RetrievalValLoop``
-    expects. With ``label_column`` items also have ``gt_label`` (the
+    Items are those of :class:`~qwenclip_mm.datasets.BaseRetrievalDataset`
+    (one per (image, caption) pair in training, one per image in test
+    mode), with ``ori_id`` (the image as written in the file). With
+    ``label_column`` items also have ``gt_label`` (the
     index of the label in ``classes``), with ``concepts_column``
     ``concepts`` (list of str). With ``merge_identical_texts=True``
     identical captions of different images are one gallery entry with all
@@ -92,22 +89,14 @@ class ImageTextDataset(BaseDataset):
             None, which decides by the file's suffix.
         test_mode (bool): Whether to return one item per image in retrieval
             evaluation format. Defaults to False.
-        merge_identical_texts (bool): See above. Defaults to False.
-        check_images (bool): Whether to check at construction that every
-            image exists and passes ``PIL.Image.verify``. Defaults to False.
-        subset_size (int, optional): Keep a deterministic subset of this
-            many images (e.g. 2000 for the common 2,000-pair test subset),
-            drawn by their ``ori_id`` with ``subset_seed`` before the
-            retrieval items are built, so the galleries and positives are
-            the subset's. Defaults to None (all). Use this, not
-            ``indices``.
-        subset_seed (int): The subset's seed. Defaults to 0.
         classes (Sequence[str], optional): The label names in class-index
             order. Defaults to None: the distinct labels sorted (as numbers
             if all are integers).
-        pipeline (Sequence): Processing pipeline. Defaults to an empty tuple.
-        **kwargs: Other keyword arguments of :class:`BaseDataset`. Not
-            ``indices``: the galleries are the whole file.
+        **kwargs: ``merge_identical_texts``, ``check_images``,
+            ``subset_size``, ``subset_seed`` and ``pipeline``, as for
+            :class:`~qwenclip_mm.datasets.BaseRetrievalDataset`, and other
+            keyword arguments of :class:`BaseDataset` (not ``indices``: the
+            galleries are the whole file).
 
     Attributes:
         img_size (int): The number of images.
@@ -146,11 +135,6 @@ class ImageTextDataset(BaseDataset):
                  delimiter: str = ',',
                  file_format: Optional[str] = None,
                  test_mode: bool = False,
-                 merge_identical_texts: bool = False,
-                 check_images: bool = False,
-                 subset_size: Optional[int] = None,
-                 subset_seed: int = 0,
-                 pipeline: Sequence = (),
                  **kwargs):
         if file_format is None:
             file_format = 'jsonl' if ann_file.lower().endswith(
@@ -170,26 +154,13 @@ class ImageTextDataset(BaseDataset):
             raise ValueError('concept_separator must not be empty')
         self.concept_separator = concept_separator
         self.delimiter = delimiter
-        self.merge_identical_texts = merge_identical_texts
-        self.check_images = check_images
-        self.subset_size = subset_size
-        self.subset_seed = subset_seed
-        self.img_size = 0
-        self.text_size = 0
         super().__init__(
-            ann_file=ann_file,
-            data_root=osp.expanduser(data_root),
-            data_prefix=dict(img_path=img_dir),
-            test_mode=test_mode,
-            pipeline=pipeline,
+            ann_file, data_root, img_dir, test_mode,
             **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        """Read the annotation file.
-
-        Returns:
-            list[dict]: The items described in the class docstring.
-        """
+    def load_images_and_captions(
+            self) -> Tuple[List[dict], List[List[str]]]:
+        """Read the annotation file: the images and their captions."""
         rows = (self._csv_rows()
                 if self.file_format == 'csv' else self._jsonl_rows())
         if not rows:
@@ -233,15 +204,7 @@ class ImageTextDataset(BaseDataset):
         if self.concepts_column is not None:
             for image, (_, _, concepts) in zip(images, first_rows):
                 image['concepts'] = concepts
-        images, captions = select_subset(images, captions,
-                                         self.subset_size, self.subset_seed,
-                                         self.ann_file)
-        if self.check_images:
-            check_images([image['img_path'] for image in images],
-                         self.ann_file, self.img_prefix)
-        data_list, self.img_size, self.text_size = build_retrieval_items(
-            images, captions, self.test_mode, self.merge_identical_texts)
-        return data_list
+        return images, captions
 
     def _set_labels(self, images: List[dict], lines: List[int],
                     labels: List[str]) -> None:
@@ -373,8 +336,7 @@ class ImageTextDataset(BaseDataset):
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
         return [
-            f'Annotation file: \t{self.ann_file}',
-            f'Prefix of images: \t{self.img_prefix}',
+            *super().extra_repr(),
             f'Images: \t{self.img_size}',
             f'Texts: \t{self.text_size}',
         ]

@@ -1,32 +1,18 @@
 """IRMA (ImageCLEF 2009 medical annotation) radiographs for retrieval.
 
-The IRMA code (Lehmann et al., "The IRMA code for unique classification of
-medical images", SPIE Medical Imaging 2003) classifies an image on four
-axes, written ``TTTT-DDD-AAA-BBB``:
-
-- T, technical: the imaging modality;
-- D, directional: the body orientation (view);
-- A, anatomical: the body region examined;
-- B, biological: the biological system examined.
-
-Each character refines the one before it (``1`` x-ray, ``11`` plain
-radiography, ...) and ``0`` means unspecified from that level on. This
-module turns a code into text axis by axis, from built-in labels of the top
-levels or from a full code hierarchy file, and reads the ImageCLEF 2009
-files.
+The texts come from the images' IRMA codes (:mod:`.irma_code`).
 """
 import os.path as osp
-import re
-import string
 import warnings
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, Optional, Tuple
 
-from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .annotations import (check_images, check_key, read_csv_records,
-                          resolve_path, row_error)
-from .retrieval_items import build_retrieval_items, select_subset
+from .annotations import check_key, read_csv_records, resolve_path, row_error
+from .irma_code import (DEFAULT_TEMPLATE, check_template, irma_code_to_text,
+                        load_irma_hierarchy, parse_irma_code)
+from .retrieval_dataset import BaseRetrievalDataset
+
 
 SPLITS = ('train', 'test')
 #: The official file names of ImageCLEF 2009 (the ``.02``/``.03`` suffixes
@@ -40,314 +26,9 @@ ID_COLUMN = 'image_id'
 #: How the IRMA files mark a missing value (MySQL's export of NULL).
 MISSING = '\\N'
 
-#: The four axes: field name, letter, number of characters.
-AXES = (('technical', 'T', 4), ('directional', 'D', 3),
-        ('anatomical', 'A', 3), ('biological', 'B', 3))
-_AXIS_LETTERS = {letter: name for name, letter, _ in AXES}
-_AXIS_LENGTHS = {letter: length for _, letter, length in AXES}
-_CODE_RE = re.compile(
-    r'([0-9a-z]{4})-([0-9a-z]{3})-([0-9a-z]{3})-([0-9a-z]{3})')
-
-#: Built-in labels, per axis letter, of the levels we are sure of from the
-#: published IRMA code definition. Deeper levels need a hierarchy file.
-BUILTIN_LABELS: Dict[str, Dict[str, str]] = {
-    'T': {
-        '1': 'x-ray',
-        '11': 'plain radiography',
-        '12': 'fluoroscopy',
-        '13': 'angiography',
-        '2': 'sonography',
-        '3': 'magnetic resonance (MR)',
-        '4': 'nuclear medicine',
-        '5': 'optical imaging',
-        '6': 'biophysical procedure',
-        '7': 'other modality',
-        '8': 'secondary digitalization',
-    },
-    'D': {
-        '1': 'coronal',
-        '11': 'posteroanterior (PA)',
-        '12': 'anteroposterior (AP)',
-        '2': 'sagittal',
-        '21': 'lateral, right-left',
-        '22': 'lateral, left-right',
-        '3': 'axial',
-        '4': 'other orientation',
-    },
-    'A': {
-        '1': 'whole body',
-        '2': 'cranium',
-        '3': 'spine',
-        '4': 'upper extremity (arm)',
-        '41': 'hand',
-        '42': 'radiocarpal joint',
-        '43': 'forearm',
-        '44': 'elbow',
-        '45': 'upper arm',
-        '46': 'shoulder',
-        '5': 'chest',
-        '6': 'breast',
-        '7': 'abdomen',
-        '8': 'pelvis',
-        '9': 'lower extremity (leg)',
-        '91': 'foot',
-        '92': 'ankle joint',
-        '93': 'lower leg',
-        '94': 'knee',
-        '95': 'upper leg',
-        '96': 'hip',
-    },
-    'B': {
-        '1': 'cerebrospinal system',
-        '2': 'cardiovascular system',
-        '3': 'respiratory system',
-        '4': 'gastrointestinal system',
-        '5': 'uropoietic system',
-        '6': 'reproductive system',
-        '7': 'musculoskeletal system',
-        '8': 'endocrine system',
-        '9': 'immune system',
-    },
-}
-
-DEFAULT_TEMPLATE = ('Modality: {technical}. Orientation: {directional}. '
-                    'Body region: {anatomical}. System: {biological}.')
-#: The fields a text template may use.
-TEMPLATE_FIELDS = ('code', ) + tuple(name for name, _, _ in AXES)
-UNSPECIFIED = 'unspecified'
-
-
-class IRMACode(NamedTuple):
-    """The four axes of an IRMA code, as strings of code characters."""
-    technical: str
-    directional: str
-    anatomical: str
-    biological: str
-
-    def __str__(self) -> str:
-        return '-'.join(self)
-
-
-def parse_irma_code(code: str) -> IRMACode:
-    """Split an IRMA code into its axes.
-
-    Surrounding whitespace is ignored and letters are read in lower case
-    (levels with more than nine children use ``a``-``z``).
-
-    Args:
-        code (str): A code such as ``'1121-120-200-700'``.
-
-    Returns:
-        IRMACode: The four axes.
-
-    Raises:
-        ValueError: If ``code`` is not ``TTTT-DDD-AAA-BBB`` with 4, 3, 3 and
-            3 characters ``0-9``/``a-z``.
-    """
-    match = _CODE_RE.fullmatch(code.strip().lower())
-    if match is None:
-        raise ValueError(
-            f'{code!r} is not an IRMA code: expected TTTT-DDD-AAA-BBB (4, 3, '
-            '3 and 3 characters 0-9 or a-z), e.g. 1121-120-200-700')
-    return IRMACode(*match.groups())
-
-
-def load_irma_hierarchy(path: str) -> Dict[str, Dict[str, str]]:
-    """Read an IRMA code hierarchy file.
-
-    The format, line by line (UTF-8; surrounding spaces ignored):
-
-    - blank lines and lines starting with ``#`` are ignored;
-    - an axis header starts a section: its first word is the axis letter
-      (``T``, ``D``, ``A``, ``B``, upper case, optionally followed by
-      ``:``) or the axis name (``technical``, ``directional``,
-      ``anatomical``, ``biological``, any case); the rest of the line is
-      free text, e.g. ``T: technical code (imaging modality)``;
-    - every other line is an entry ``[code] label``: the code prefix it
-      names (1 to 4 characters for T, 1 to 3 for the others, ``0-9``/
-      ``a-z``), then its label, e.g. ``[94] knee``. Entries of a prefix
-      and its parents may come in any order; a missing parent is allowed.
-
-    Example::
-
-        # IRMA code hierarchy
-        T: technical code
-        [1] x-ray
-        [11] plain radiography
-        A: anatomical code
-        [9] lower extremity (leg)
-        [94] knee
-
-    Args:
-        path (str): The file.
-
-    Returns:
-        dict[str, dict[str, str]]: Per axis letter, code prefix -> label
-        (axes without a section are empty).
-
-    Raises:
-        FileNotFoundError: If ``path`` does not exist.
-        ValueError: For an entry before any header, a line that is neither
-            header nor entry, a code too long or with other characters, an
-            empty label, a code or axis given twice; the message names the
-            file and line.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} not found: expected an IRMA code hierarchy file '
-            '(axis headers such as "T: technical" and "[code] label" lines)')
-    labels: Dict[str, Dict[str, str]] = {letter: {} for _, letter, _ in AXES}
-    first_line: Dict[str, Dict[str, int]] = {letter: {} for letter in labels}
-    axis_line: Dict[str, int] = {}
-    names = {name: letter for name, letter, _ in AXES}
-    axis = None
-    try:
-        with open(path, encoding='utf-8-sig') as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError as e:
-        raise ValueError(f'{path} is not UTF-8 text: {e}') from e
-    for line, raw in enumerate(lines, start=1):
-        text = raw.strip()
-        if not text or text.startswith('#'):
-            continue
-        entry = re.fullmatch(r'\[([^\]]*)\]\s*(.*)', text)
-        if entry is None:
-            word = re.split(r'[\s:]', text, maxsplit=1)[0]
-            letter = word if word in _AXIS_LETTERS else names.get(
-                word.lower())
-            if letter is None:
-                raise row_error(
-                    path, line, f'expected an axis header (T, D, A, B or '
-                    f'technical, directional, anatomical, biological) or an '
-                    f'entry "[code] label", got {text[:80]!r}')
-            if letter in axis_line:
-                raise row_error(
-                    path, line, f'axis {letter} ({_AXIS_LETTERS[letter]}) '
-                    f'already started on line {axis_line[letter]}; expected '
-                    'one section per axis')
-            axis_line[letter] = line
-            axis = letter
-            continue
-        if axis is None:
-            raise row_error(
-                path, line, f'entry {text[:80]!r} before any axis header; '
-                'expected a header such as "T: technical" first')
-        code, label = entry.group(1).strip().lower(), entry.group(2).strip()
-        length = _AXIS_LENGTHS[axis]
-        if not re.fullmatch(rf'[0-9a-z]{{1,{length}}}', code):
-            raise row_error(
-                path, line, f'code {entry.group(1)!r} is not a prefix of a '
-                f'{_AXIS_LETTERS[axis]} code: expected 1 to {length} '
-                'characters 0-9 or a-z')
-        if not label:
-            raise row_error(path, line,
-                            f'code [{code}] has no label; expected '
-                            '"[code] label"')
-        if code in first_line[axis]:
-            raise row_error(
-                path, line, f'duplicate {axis} code [{code}] (first on line '
-                f'{first_line[axis][code]}); expected every code once')
-        first_line[axis][code] = line
-        labels[axis][code] = label
-    return labels
-
-
-def describe_irma_axis(letter: str,
-                       value: str,
-                       hierarchy: Optional[Dict[str, Dict[str, str]]] = None
-                       ) -> str:
-    """Describe one axis of a code, level by level.
-
-    The description joins with ``', '`` the labels of the code's prefixes
-    (``1``, ``11``, ``112``, ``1121``) up to the first ``0``, which means
-    unspecified from there on. A prefix takes its label from ``hierarchy``,
-    else from :data:`BUILTIN_LABELS`; a prefix with neither is skipped.
-
-    Args:
-        letter (str): The axis, ``'T'``, ``'D'``, ``'A'`` or ``'B'``.
-        value (str): The axis's characters, e.g. ``'1121'``.
-        hierarchy (dict, optional): From :func:`load_irma_hierarchy`.
-
-    Returns:
-        str: E.g. ``'x-ray, plain radiography'``; ``'unspecified'`` when the
-        first character is ``0``; ``'{axis name} code {value}'`` when no
-        level has a label.
-    """
-    specified = value.split('0', 1)[0]
-    if not specified:
-        return UNSPECIFIED
-    given = (hierarchy or {}).get(letter, {})
-    builtin = BUILTIN_LABELS[letter]
-    labels = []
-    for end in range(1, len(specified) + 1):
-        prefix = specified[:end]
-        label = given.get(prefix, builtin.get(prefix))
-        if label is not None:
-            labels.append(label)
-    return ', '.join(labels) or f'{_AXIS_LETTERS[letter]} code {value}'
-
-
-def check_template(template: str) -> str:
-    """Return ``template`` if it only uses :data:`TEMPLATE_FIELDS`.
-
-    Raises:
-        ValueError: If it uses another field or is not a format string.
-    """
-    try:
-        fields = [
-            name for _, name, _, _ in string.Formatter().parse(template)
-            if name is not None
-        ]
-    except ValueError as e:
-        raise ValueError(f'text_template {template!r} is not a format '
-                         f'string: {e}') from e
-    unknown = [f for f in fields if f not in TEMPLATE_FIELDS]
-    if unknown:
-        raise ValueError(
-            f'text_template {template!r} uses {{{unknown[0]}}}; expected '
-            f'only the fields {", ".join(TEMPLATE_FIELDS)}')
-    try:
-        # Format specs and conversions fail only when applied.
-        template.format(**dict.fromkeys(TEMPLATE_FIELDS, ''))
-    except ValueError as e:
-        raise ValueError(f'text_template {template!r} cannot be applied to '
-                         f'text fields: {e}') from e
-    return template
-
-
-def irma_code_to_text(code: str,
-                      hierarchy: Optional[Dict[str, Dict[str, str]]] = None,
-                      template: str = DEFAULT_TEMPLATE) -> str:
-    """Describe an IRMA code in words, axis by axis.
-
-    Args:
-        code (str): An IRMA code, e.g. ``'1121-120-942-700'``.
-        hierarchy (dict, optional): From :func:`load_irma_hierarchy`;
-            without it the built-in top-level labels are used.
-        template (str): A ``str.format`` template with the fields
-            ``technical``, ``directional``, ``anatomical``, ``biological``
-            (each axis's description) and ``code`` (the normalised code).
-            Defaults to :data:`DEFAULT_TEMPLATE`.
-
-    Returns:
-        str: E.g. ``'Modality: x-ray, plain radiography. Orientation:
-        coronal, anteroposterior (AP). Body region: lower extremity (leg),
-        knee. System: musculoskeletal system.'`` for
-        ``'1121-120-942-700'`` without a hierarchy.
-
-    Raises:
-        ValueError: If ``code`` is not an IRMA code.
-    """
-    parsed = parse_irma_code(code)
-    fields = {
-        name: describe_irma_axis(letter, value, hierarchy)
-        for (name, letter, _), value in zip(AXES, parsed)
-    }
-    return check_template(template).format(code=str(parsed), **fields)
-
 
 @DATASETS.register_module()
-class IRMADataset(BaseDataset):
+class IRMADataset(BaseRetrievalDataset):
     """IRMA radiographs (ImageCLEF 2009) with texts made from their codes.
 
     The ImageCLEF 2009 medical image annotation task (Deserno and Ott,
@@ -377,9 +58,9 @@ class IRMADataset(BaseDataset):
     code column are read.
 
     **Texts.** Each axis is described level by level (see
-    :func:`describe_irma_axis`). Built in, with no extra file, are the
+    :func:`~qwenclip_mm.datasets.describe_irma_axis`). Built in, with no extra file, are the
     labels of the levels we are sure of from the published code definition
-    (:data:`BUILTIN_LABELS`): every axis's top level (T: 1 x-ray,
+    (:data:`~qwenclip_mm.datasets.irma_code.BUILTIN_LABELS`): every axis's top level (T: 1 x-ray,
     2 sonography, 3 MR, 4 nuclear medicine, 5 optical imaging,
     6 biophysical procedure, 7 others, 8 secondary digitalization;
     D: 1 coronal, 2 sagittal, 3 axial, 4 other; A: 1 whole body,
@@ -395,19 +76,14 @@ class IRMADataset(BaseDataset):
     below the built-in levels get the same text; the data set warns and
     treats them as one text (see below).
 
-    **Items.** Retrieval is class-level: every image with the same text is
-    a positive of it. In training there is one item per image with
-    ``text`` (str), ``text_id`` (the text's index among the distinct
-    texts) and ``image_id``, which is *not* the image's index: images with
-    the same text share it, because ``CLIPContrastiveHead`` treats samples
-    with equal ``image_id`` as positives, and two images with one text in a
-    batch must not be pushed apart. In test mode there is one item per
-    image in the format of :class:`mmpretrain.datasets.COCORetrieval`: the
-    text gallery holds each distinct text once, listed in ``text`` of the
-    first image that has it (other images have an empty ``text`` list);
-    ``gt_text_id`` is ``[the image's text id]``; ``gt_image_id`` holds, for
-    the listed text, the list of all images with it; ``image_id`` is the
-    image's index. All items also carry ``img_path``, ``ori_id`` (the
+    **Items.** Those of :class:`~qwenclip_mm.datasets.BaseRetrievalDataset`
+    with identical texts always merged: retrieval is class-level, every
+    image with the same text is a positive of it. In training there is one
+    item per image, and images with the same text share ``image_id``; in
+    test mode the text gallery holds each distinct text once, listed in
+    ``text`` of the first image that has it (other images have an empty
+    ``text`` list), and ``gt_image_id`` holds, for the listed text, the
+    list of all images with it. All items also carry ``img_path``, ``ori_id`` (the
     file's ``image_id``), ``code`` (normalised IRMA code) and ``gt_label``
     (the code's index in ``classes``).
 
@@ -436,22 +112,14 @@ class IRMADataset(BaseDataset):
         text_template (str): How a code's axis descriptions become its text;
             see :func:`irma_code_to_text`. Defaults to
             :data:`DEFAULT_TEMPLATE`.
-        check_images (bool): Whether to check at construction that every
-            image exists and passes ``PIL.Image.verify``. Defaults to False.
-        subset_size (int, optional): Keep a deterministic subset of this
-            many images (e.g. 2000 for the common 2,000-pair test subset),
-            drawn by their ``ori_id`` with ``subset_seed`` before the
-            retrieval items are built, so the galleries and positives are
-            the subset's. Defaults to None (all). Use this, not
-            ``indices``.
-        subset_seed (int): The subset's seed. Defaults to 0.
-        pipeline (Sequence): Processing pipeline. Defaults to an empty tuple.
         classes (Sequence[str], optional): The codes, in class-index order
             (e.g. the training split's ``dataset.CLASSES``, so test labels
             match). Defaults to None: the split's distinct codes, sorted.
-        **kwargs: Other keyword arguments of :class:`BaseDataset`, such as
-            ``lazy_init``. Not ``indices``: the galleries are the whole
-            split.
+        **kwargs: ``check_images``, ``subset_size``, ``subset_seed`` and
+            ``pipeline``, as for
+            :class:`~qwenclip_mm.datasets.BaseRetrievalDataset`, and other
+            keyword arguments of :class:`BaseDataset` (not ``indices``: the
+            galleries are the whole split).
 
     Attributes:
         img_size (int): The number of images.
@@ -487,6 +155,8 @@ class IRMADataset(BaseDataset):
         []
     """  # noqa: E501
 
+    IMAGE_NAMES = '{image_id}.png'
+
     def __init__(self,
                  data_root: str,
                  split: str = 'train',
@@ -497,10 +167,6 @@ class IRMADataset(BaseDataset):
                  delimiter: str = ';',
                  hierarchy_file: Optional[str] = None,
                  text_template: str = DEFAULT_TEMPLATE,
-                 check_images: bool = False,
-                 subset_size: Optional[int] = None,
-                 subset_seed: int = 0,
-                 pipeline: Sequence = (),
                  **kwargs):
         if split not in SPLITS:
             raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
@@ -508,29 +174,17 @@ class IRMADataset(BaseDataset):
         self.code_column = code_column
         self.delimiter = delimiter
         self.text_template = check_template(text_template)
-        self.check_images = check_images
-        self.subset_size = subset_size
-        self.subset_seed = subset_seed
-        data_root = osp.expanduser(data_root)
-        self.hierarchy_file = resolve_path(data_root, hierarchy_file)
+        self.hierarchy_file = resolve_path(
+            osp.expanduser(data_root), hierarchy_file)
         self.hierarchy: Optional[Dict[str, Dict[str, str]]] = None
-        self._find_img_dir = img_dir is None
-        self.img_size = 0
-        self.text_size = 0
+        # Class-level retrieval: every image with a code's text is a positive.
         super().__init__(
-            ann_file=ann_file or ANN_FILES[split],
-            data_root=data_root,
-            data_prefix=dict(img_path=img_dir or ''),
-            test_mode=test_mode,
-            pipeline=pipeline,
-            **kwargs)
+            ann_file or ANN_FILES[split], data_root, img_dir, test_mode,
+            merge_identical_texts=True, **kwargs)
 
-    def load_data_list(self) -> List[dict]:
-        """Read the codes and images of the split.
-
-        Returns:
-            list[dict]: The items described in the class docstring.
-        """
+    def load_images_and_captions(
+            self) -> Tuple[List[dict], List[List[str]]]:
+        """Read the codes of the split and find its images."""
         if self.hierarchy_file is not None:
             self.hierarchy = load_irma_hierarchy(self.hierarchy_file)
         path = self.ann_file
@@ -568,7 +222,7 @@ class IRMADataset(BaseDataset):
             for code in dict.fromkeys(codes)
         }
         self._warn_shared_texts(texts)
-        img_prefix = self._resolve_img_dir()
+        img_prefix = self.resolve_img_dir()
         images = [
             dict(
                 img_path=osp.join(img_prefix, f'{ori_id}.png'),
@@ -577,16 +231,7 @@ class IRMADataset(BaseDataset):
                 gt_label=class_index[code])
             for ori_id, code in zip(ids, codes)
         ]
-        captions = [[texts[code]] for code in codes]
-        images, captions = select_subset(images, captions, self.subset_size,
-                                         self.subset_seed, self.ann_file)
-        if self.check_images:
-            check_images([image['img_path'] for image in images],
-                         self.ann_file, img_prefix)
-        data_list, self.img_size, self.text_size = build_retrieval_items(
-            images, captions, self.test_mode,
-            merge_identical_texts=True)
-        return data_list
+        return images, [[texts[code]] for code in codes]
 
     def _class_index(self, codes: List[str]) -> Dict[str, int]:
         """Map each normalised code of ``classes`` to its class index.
@@ -620,35 +265,20 @@ class IRMADataset(BaseDataset):
                 'group as one text; pass hierarchy_file= to describe every '
                 'level of the codes')
 
-    def _resolve_img_dir(self) -> str:
-        """Find the split's image folder and store it in ``data_prefix``."""
-        if self._find_img_dir:
-            name = IMG_DIRS[self.split]
-            candidates = [
-                osp.join(self.data_root, name),
-                osp.join(self.data_root, name, name)
-            ]
-            # The nested folder first: the outer one of a nested layout
-            # exists too but holds only the inner folder.
-            found = [c for c in reversed(candidates) if osp.isdir(c)]
-            if not found:
-                raise FileNotFoundError(
-                    f'No image folder for split {self.split!r}: expected '
-                    f'{candidates[0]} or {candidates[1]}; pass img_dir= if '
-                    'the images are elsewhere')
-            self.data_prefix['img_path'] = found[0]
-        elif not osp.isdir(self.img_prefix):
-            raise FileNotFoundError(
-                f'img_dir {self.img_prefix} is not a folder; expected the '
-                f'images of split {self.split!r} as {{image_id}}.png in it')
-        return self.img_prefix
+    def img_dir_candidates(self) -> List[str]:
+        """The nested folder first: the outer one of a nested layout exists
+        too but holds only the inner folder."""
+        name = IMG_DIRS[self.split]
+        return [
+            osp.join(self.data_root, name, name),
+            osp.join(self.data_root, name)
+        ]
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
         return [
             f'Split: \t{self.split}',
-            f'Annotation file: \t{self.ann_file}',
-            f'Prefix of images: \t{self.img_prefix}',
+            *super().extra_repr(),
             f'Code column: \t{self.code_column}',
             f'Distinct texts: \t{self.text_size}',
             'Hierarchy file: \t' +

@@ -1,14 +1,12 @@
 """ROCOv2 radiology image-caption data set for retrieval."""
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .annotations import (check_caption, check_images, check_key,
-                          read_csv_records)
-from .retrieval_items import build_retrieval_items, select_subset
+from .annotations import check_caption, check_key, read_csv_records
+from .retrieval_dataset import BaseRetrievalDataset
 
 SPLITS = ('train', 'valid', 'test')
 CAPTION_COLUMNS = ('ID', 'Caption')
@@ -61,7 +59,7 @@ def rocov2_img_dir_candidates(data_root: str, split: str) -> List[str]:
 
 
 @DATASETS.register_module()
-class ROCOv2Dataset(BaseDataset):
+class ROCOv2Dataset(BaseRetrievalDataset):
     """ROCOv2 radiology image-caption data set for image-text retrieval.
 
     ROCOv2, Radiology Objects in COntext version 2 (Rückert et al.,
@@ -91,14 +89,10 @@ class ROCOv2Dataset(BaseDataset):
     ``train_images/train/ROCOv2_2023_train_000001.jpg``; both layouts are
     found automatically.
 
-    In training mode there is one item per image-caption pair with keys
-    ``img_path``, ``text`` (str), ``image_id`` and ``text_id`` (contiguous
-    ints in file order), ``ori_id`` (the ROCOv2 ID), ``cuis`` and
-    ``cuis_manual`` (lists of CUIs, empty when the file or row has none).
-    In test mode there is one item per image in the format of
-    :class:`mmpretrain.datasets.COCORetrieval`: ``text``, ``gt_text_id`` and
-    ``gt_image_id`` are lists (one entry per caption), as
-    ``RetrievalValLoop`` expects. Captions are kept exactly as written except
+    Items are those of :class:`~qwenclip_mm.datasets.BaseRetrievalDataset`
+    (one per image-caption pair in training, one per image in test mode),
+    with ``ori_id`` (the ROCOv2 ID), ``cuis`` and ``cuis_manual`` (lists of
+    CUIs, empty when the file or row has none). Captions are kept exactly as written except
     for leading and trailing whitespace, which is removed.
 
     **Texts.** ``text_mode`` says what the text of an image is, in training
@@ -149,25 +143,6 @@ class ROCOv2Dataset(BaseDataset):
         text_mode (str): ``'caption'``, ``'caption+manual'``,
             ``'caption+concepts'`` or ``'caption+manual+concepts'``; see
             above. Defaults to ``'caption'``.
-        merge_identical_texts (bool): Whether identical texts are one
-            gallery entry with all their images as positives. Defaults to
-            False (every caption is its own entry, as in strict recall).
-        check_images (bool): Whether to check at construction that every
-            image exists and passes ``PIL.Image.verify``. Defaults to False.
-        subset_size (int, optional): Keep a deterministic subset of this
-            many images (e.g. 2000 for the common 2,000-pair test subset),
-            drawn by their ``ori_id`` with ``subset_seed`` before the
-            retrieval items are built, so the galleries and positives are
-            the subset's. Defaults to None (all). Use this, not
-            ``indices``.
-        subset_seed (int): The subset's seed. Defaults to 0.
-        pipeline (Sequence): Processing pipeline. Defaults to an empty tuple.
-        **kwargs: Other keyword arguments of :class:`BaseDataset`, such as
-            ``lazy_init`` or ``serialize_data``. Not ``indices``: like
-            :class:`~mmpretrain.datasets.COCORetrieval`, the data set keeps
-            ``img_size``, ``text_size`` and the ids of the whole split.
-
-    Attributes:
         img_size (int): The number of images.
         text_size (int): The number of texts in the gallery (the number of
             captions unless ``merge_identical_texts``).
@@ -197,48 +172,31 @@ class ROCOv2Dataset(BaseDataset):
         (['CT chest axial view showing a huge ascending aortic aneurysm (*).'], [0], [0])
     """  # noqa: E501
 
+    IMAGE_NAMES = 'ID.jpg'
+
     def __init__(self,
                  data_root: str,
                  split: str = 'train',
                  test_mode: bool = False,
                  img_dir: Optional[str] = None,
                  text_mode: str = 'caption',
-                 merge_identical_texts: bool = False,
-                 check_images: bool = False,
-                 subset_size: Optional[int] = None,
-                 subset_seed: int = 0,
-                 pipeline: Sequence = (),
                  **kwargs):
         if split not in SPLITS:
             raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
         self.split = split
         self.text_mode = text_mode
         self._text_parts = parse_text_mode(text_mode)
-        self.merge_identical_texts = merge_identical_texts
-        self.check_images = check_images
-        self.subset_size = subset_size
-        self.subset_seed = subset_seed
-        self._find_img_dir = img_dir is None
-        self.img_size = 0
-        self.text_size = 0
         self.cui_names: Optional[Dict[str, str]] = None
         super().__init__(
-            ann_file=f'{split}_captions.csv',
-            data_root=osp.expanduser(data_root),
-            data_prefix=dict(img_path=img_dir or ''),
-            test_mode=test_mode,
-            pipeline=pipeline,
+            f'{split}_captions.csv', data_root, img_dir, test_mode,
             **kwargs)
 
     def _path(self, name: str) -> str:
         return osp.join(self.data_root, name)
 
-    def load_data_list(self) -> List[dict]:
-        """Read the split's captions, concepts and images.
-
-        Returns:
-            list[dict]: The items described in the class docstring.
-        """
+    def load_images_and_captions(
+            self) -> Tuple[List[dict], List[List[str]]]:
+        """Read the split's captions and concepts, and find its images."""
         ids, captions = self._load_captions()
         concepts = {
             part: self._load_concepts(f'{self.split}{suffix}', ids,
@@ -246,8 +204,7 @@ class ROCOv2Dataset(BaseDataset):
             for part, (suffix, _) in TEXT_PARTS.items()
         }
         self.cui_names = self._load_cui_names(bool(self._text_parts))
-        img_prefix = self._resolve_img_dir()
-
+        img_prefix = self.resolve_img_dir()
         images, texts = [], []
         for ori_id, caption in zip(ids, captions):
             cuis = {part: concepts[part].get(ori_id, []) for part in concepts}
@@ -258,14 +215,7 @@ class ROCOv2Dataset(BaseDataset):
                     cuis=cuis['concepts'],
                     cuis_manual=cuis['manual']))
             texts.append([self._text(caption, cuis)])
-        images, texts = select_subset(images, texts, self.subset_size,
-                                      self.subset_seed, self.ann_file)
-        if self.check_images:
-            check_images([image['img_path'] for image in images],
-                         self.ann_file, img_prefix)
-        data_list, self.img_size, self.text_size = build_retrieval_items(
-            images, texts, self.test_mode, self.merge_identical_texts)
-        return data_list
+        return images, texts
 
     def _text(self, caption: str, cuis: Dict[str, List[str]]) -> str:
         """Append the concept names ``text_mode`` asks for to a caption."""
@@ -343,23 +293,9 @@ class ROCOv2Dataset(BaseDataset):
             names[cui] = name.strip()
         return names
 
-    def _resolve_img_dir(self) -> str:
-        """Find the split's image folder and store it in ``data_prefix``."""
-        if self._find_img_dir:
-            found = find_rocov2_img_dir(self.data_root, self.split)
-            if found is None:
-                candidates = rocov2_img_dir_candidates(self.data_root,
-                                                       self.split)
-                raise FileNotFoundError(
-                    f'No image folder for split {self.split!r}: expected '
-                    f'{candidates[0]} or {candidates[1]}; pass img_dir= if '
-                    'the images are elsewhere')
-            self.data_prefix['img_path'] = found
-        elif not osp.isdir(self.img_prefix):
-            raise FileNotFoundError(
-                f'img_dir {self.img_prefix} is not a folder; expected the '
-                f'images of split {self.split!r} as ID.jpg in it')
-        return self.img_prefix
+    def img_dir_candidates(self) -> List[str]:
+        """``{split}``, then ``{split}_images/{split}``."""
+        return rocov2_img_dir_candidates(self.data_root, self.split)
 
     def extra_repr(self) -> List[str]:
         """The extra repr information of the dataset."""
@@ -370,8 +306,7 @@ class ROCOv2Dataset(BaseDataset):
         ]
         body = [
             f'Split: \t{self.split}',
-            f'Annotation file: \t{self.ann_file}',
-            f'Prefix of images: \t{self.img_prefix}',
+            *super().extra_repr(),
             f'Concept files: \t{", ".join(concept_files) or "none"}',
         ]
         if self.cui_names is not None:

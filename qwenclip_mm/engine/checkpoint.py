@@ -10,13 +10,14 @@ the complete new ones. :class:`AtomicLocalBackend` is MMEngine's local file
 backend with that write;
 :class:`~qwenclip_mm.engine.hooks.AtomicCheckpointHook` saves through it.
 
-Reading: importing this module registers :func:`load_from_local` as
-MMEngine's loader of local checkpoint paths (``CheckpointLoader``'s
-documented extension point), so ``--resume``, ``load_from`` and
-``tools/test.py CKPT`` all load with ``weights_only=True`` and, when a file
-cannot be read, raise an error that names it and says whether it is
-truncated or holds objects outside the allow-list of
-:mod:`qwenclip_mm.compat`.
+Reading: :func:`load_from_local` loads as MMEngine's loader of local paths
+does, and, when a file cannot be read, raises an error that names it and
+says whether it is truncated or holds objects outside the allow-list of
+:mod:`qwenclip_mm.compat.checkpoints`. ``tools/train.py`` and
+``tools/test.py`` register it with MMEngine's ``CheckpointLoader`` while
+they run (:func:`qwenclip_mm.compat.tools.tool_overrides`), so
+``--resume``, ``load_from`` and ``tools/test.py CKPT`` say which file is
+bad; importing this module registers nothing there.
 """
 import os
 import os.path as osp
@@ -27,7 +28,6 @@ from typing import Union
 
 import torch
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.runner import CheckpointLoader
 
 #: Marks the temporary files of :func:`atomic_write`; a process killed while
 #: writing leaves one behind (see ``AtomicCheckpointHook.before_train``).
@@ -84,7 +84,7 @@ def atomic_write(data: bytes, path: Union[str, Path]) -> None:
     fsync_dir(folder)
 
 
-@register_backend('local_atomic', force=True)
+@register_backend('local_atomic')
 class AtomicLocalBackend(LocalBackend):
     """MMEngine's local file backend, writing with :func:`atomic_write`.
 
@@ -116,13 +116,14 @@ def _corrupt(filename: str, error: Exception) -> RuntimeError:
         'instead, e.g. with --resume PATH.')
 
 
-@CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_from_local(filename: str, map_location=None) -> dict:
-    """Load a local checkpoint with ``weights_only=True``, naming bad files.
+    """Load a local checkpoint as MMEngine does, naming bad files.
 
-    Replaces MMEngine's ``load_from_local``, which lets torch's messages
-    (``failed finding central directory``, ``Weights only load failed``)
-    through without the path they concern.
+    Like MMEngine's ``load_from_local`` it leaves ``weights_only`` to
+    torch (``True`` by default since torch 2.6, ``False`` under
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``); unlike it, it does not let
+    torch's messages (``failed finding central directory``, ``Weights only
+    load failed``) through without the path they concern.
 
     Args:
         filename (str): Checkpoint path.
@@ -141,8 +142,7 @@ def load_from_local(filename: str, map_location=None) -> dict:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
+        return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' in str(e):
             # Torch's message also suggests weights_only=False; keep only

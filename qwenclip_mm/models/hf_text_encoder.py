@@ -4,8 +4,9 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 from mmpretrain.registry import MODELS
 
-from .text_encoder import (PretrainedTextEncoder, _resolve_dtype,
-                           load_pretrained)
+from .hf_loading import load_pretrained
+from .hf_loading import resolve_dtype as _resolve_dtype
+from .text_encoder import PretrainedTextEncoder
 
 HF_TRAIN_MODES = ('frozen', 'full')
 POOLINGS = ('cls', 'mean')

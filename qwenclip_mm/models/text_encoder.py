@@ -1,5 +1,4 @@
 """Qwen3 text tower loaded through Hugging Face ``AutoModel``."""
-import os.path as osp
 import re
 from typing import Optional, Union
 
@@ -7,27 +6,12 @@ import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from .hf_loading import load_pretrained
+from .hf_loading import resolve_dtype as _resolve_dtype
 from .shared_prefix import (SHAREABLE, encode_with_shared_prefix,
                             register_shared_prefix_attention, shared_attn_name)
 
 TRAIN_MODES = ('frozen', 'lora', 'full')
-DTYPES = {
-    'float32': torch.float32,
-    'fp32': torch.float32,
-    'bfloat16': torch.bfloat16,
-    'bf16': torch.bfloat16,
-    'float16': torch.float16,
-    'fp16': torch.float16,
-}
-
-
-def _resolve_dtype(dtype: Union[str, torch.dtype, None]):
-    if dtype is None or isinstance(dtype, torch.dtype) or dtype == 'auto':
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f'text_encoder.dtype={dtype!r} is not supported; '
-                         f'expected one of {sorted(DTYPES)} or "auto"')
-    return DTYPES[dtype]
 
 
 def last_token_pool(hidden_states: torch.Tensor,
@@ -115,93 +99,6 @@ def _apply_lora(model, lora_cfg: dict):
     except ValueError as e:
         # e.g. target_modules that match no module of the LLM.
         raise ValueError(f'text_encoder.lora_cfg={lora_cfg!r}: {e}') from e
-
-
-def load_pretrained(pretrained: str,
-                    what: str,
-                    local_files_only: bool,
-                    family: str = 'Qwen3',
-                    example_id: str = 'Qwen/Qwen3-Embedding-0.6B',
-                    **kwargs):
-    """Load a tokenizer or model with ``AutoTokenizer`` / ``AutoModel``.
-
-    Never with ``trust_remote_code``: a folder whose config or tokenizer
-    config asks for its own Python code is refused before anything runs.
-
-    Args:
-        pretrained (str): Hub id or local folder.
-        what (str): ``'tokenizer'`` or ``'model'``.
-        local_files_only (bool): Never contact the hub.
-        family (str): Kind of checkpoint expected, named in the errors.
-            Defaults to ``'Qwen3'``.
-        example_id (str): A hub id of that kind, named in the errors.
-            Defaults to ``'Qwen/Qwen3-Embedding-0.6B'``.
-        **kwargs: More arguments of ``from_pretrained``.
-    """
-    from transformers import AutoModel, AutoTokenizer, PretrainedConfig
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-    from transformers.models.auto.tokenization_auto import \
-        get_tokenizer_config
-    looks_local = (
-        osp.isabs(pretrained) or pretrained.startswith('.')
-        or pretrained.count('/') != 1)
-    if looks_local and not osp.isdir(pretrained):
-        raise FileNotFoundError(
-            f'text_encoder.pretrained={pretrained!r}: no such folder. '
-            f'Expected a local folder with a {family} config.json, '
-            'weights and tokenizer files, or a hub id like '
-            f'"{example_id}".')
-    loader = AutoTokenizer if what == 'tokenizer' else AutoModel
-    try:
-        # Read as plain JSON first (nothing runs): with an "auto_map"
-        # and a built-in model_type, transformers would silently load
-        # its own class instead of the one the folder asks for.
-        config = PretrainedConfig.get_config_dict(
-            pretrained, local_files_only=local_files_only)[0]
-        needs_code = []
-        if config.get('auto_map'):
-            needs_code.append(
-                f'config.json has "auto_map" {config["auto_map"]}')
-        model_type = config.get('model_type')
-        if model_type not in CONFIG_MAPPING:
-            needs_code.append(
-                f'config.json has model_type={model_type!r}, which '
-                'transformers has no built-in class for')
-        if what == 'tokenizer':
-            tokenizer_map = get_tokenizer_config(
-                pretrained,
-                local_files_only=local_files_only).get('auto_map')
-            if tokenizer_map:
-                needs_code.append('tokenizer_config.json has "auto_map" '
-                                  f'{tokenizer_map}')
-        if not needs_code:
-            return loader.from_pretrained(
-                pretrained,
-                trust_remote_code=False,
-                local_files_only=local_files_only,
-                **kwargs)
-    except ValueError as e:
-        if 'trust_remote_code' in str(e):
-            raise ValueError(
-                f'text_encoder.pretrained={pretrained!r} needs custom '
-                'code from the checkpoint (trust_remote_code), which '
-                'QwenCLIP never runs: a checkpoint folder may not execute '
-                f'code on your machine. Use a {family} checkpoint that '
-                f'transformers supports natively. ({e})') from e
-        raise
-    except OSError as e:
-        raise OSError(
-            f'text_encoder.pretrained={pretrained!r}: could not load the '
-            f'{what}. Expected a local folder with config.json, weights '
-            'and tokenizer files, or a hub id reachable from here. '
-            f'({e})') from e
-    raise ValueError(
-        f'text_encoder.pretrained={pretrained!r} asks for its own Python '
-        f'code: {"; ".join(needs_code)}. QwenCLIP always loads with '
-        'trust_remote_code=False, because code shipped in a checkpoint '
-        'folder would run on your machine. Use a checkpoint whose '
-        'model_type transformers has built in (e.g. "qwen3", "bert"); if the '
-        'built-in class is what you want, delete "auto_map".')
 
 
 class PretrainedTextEncoder(BaseModule):

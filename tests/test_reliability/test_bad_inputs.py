@@ -2,7 +2,7 @@
 message naming the key (or file) and what is expected.
 
 Environment faults (pycocotools installed, setuptools without
-pkg_resources) are tested in tests/test_compat.py.
+pkg_resources) are tested in tests/test_compat/.
 """
 import json
 import shutil

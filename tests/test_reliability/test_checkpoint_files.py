@@ -19,6 +19,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 
+from qwenclip_mm.compat.tools import loader_with_named_errors
 from qwenclip_mm.engine import atomic_write
 from qwenclip_mm.engine.hooks import AtomicCheckpointHook
 
@@ -110,7 +111,8 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, hook_type):
             'epoch_3.pth', 'last_checkpoint'
         ]
         assert not osp.exists(pointer)
-        with pytest.raises(RuntimeError, match='truncated or corrupt'):
+        with loader_with_named_errors(), pytest.raises(
+                RuntimeError, match='truncated or corrupt'):
             _load_checkpoint(str(tmp_path / 'epoch_3.pth'))
         return
     assert sorted(os.listdir(tmp_path)) == ['epoch_2.pth', 'last_checkpoint']
@@ -156,7 +158,8 @@ def test_a_truncated_checkpoint_names_the_file(mmengine_checkpoint,
     assert _load_checkpoint(str(mmengine_checkpoint))['meta']['epoch'] == 1
     size = int(len(data) * fraction)
     mmengine_checkpoint.write_bytes(data[:size])
-    with pytest.raises(RuntimeError) as info:
+    # As in tools/train.py and tools/test.py.
+    with loader_with_named_errors(), pytest.raises(RuntimeError) as info:
         # What Runner.resume, Runner.load_checkpoint and load_from call.
         _load_checkpoint(str(mmengine_checkpoint))
     message = str(info.value)
@@ -165,7 +168,8 @@ def test_a_truncated_checkpoint_names_the_file(mmengine_checkpoint,
 
 
 def test_a_missing_checkpoint_names_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=str(tmp_path / 'nope.pth')):
+    with loader_with_named_errors(), pytest.raises(
+            FileNotFoundError, match=str(tmp_path / 'nope.pth')):
         _load_checkpoint(str(tmp_path / 'nope.pth'))
 
 
@@ -188,7 +192,8 @@ def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(
             meta=dict(epoch=1),
             state_dict=dict(w=torch.zeros(2)),
             message_hub=Payload(f'touch {marker}')), evil)
-    with pytest.raises(pickle.UnpicklingError) as info:
+    with loader_with_named_errors(), pytest.raises(
+            pickle.UnpicklingError) as info:
         _load_checkpoint(str(evil))
     message = str(info.value)
     assert f'refusing to load checkpoint {evil}' in message

@@ -9,7 +9,12 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
 from mmpretrain.registry import HOOKS
 
+from ...compat.override import installed_version
 from ..checkpoint import TEMP_MARK, atomic_write
+
+#: The MMEngine releases whose ``CheckpointHook._save_checkpoint_with_step``
+#: and ``_save_best_checkpoint`` (private) this hook's copies follow.
+MMENGINE_VERSIONS = ((0, 10, 0), (0, 10, 7))
 
 #: ``backend_args`` that make MMEngine write through ``atomic_write``.
 ATOMIC_BACKEND_ARGS = dict(backend='local_atomic')
@@ -60,9 +65,23 @@ class AtomicCheckpointHook(CheckpointHook):
     applies), and so are the checkpoint files of ``FlexibleRunner``
     strategies (FSDP, DeepSpeed), which ignore ``backend_args`` (2. and 3.
     apply).
+
+    2. and 3. override private methods of MMEngine's hook, written for
+    MMEngine 0.10.x (:data:`MMENGINE_VERSIONS`); with another MMEngine the
+    hook warns and saves as ``CheckpointHook`` does (1. still applies).
     """
 
+    @property
+    def _safe_order(self) -> bool:
+        low, high = MMENGINE_VERSIONS
+        return low <= installed_version('mmengine')[:3] <= high
+
     def before_train(self, runner) -> None:
+        if not self._safe_order:
+            runner.logger.warning(
+                'AtomicCheckpointHook: MMEngine is not 0.10.x; its private '
+                'CheckpointHook methods may differ, so checkpoints are '
+                'evicted and last_checkpoint written as CheckpointHook does.')
         out_dir = self.out_dir or runner.work_dir
         self._atomic = (
             self.backend_args is None and self.file_client_args is None
@@ -87,6 +106,8 @@ class AtomicCheckpointHook(CheckpointHook):
         MMEngine deletes the evicted checkpoint first and writes
         ``last_checkpoint`` in place; this is its logic in the safe order.
         """
+        if not self._safe_order:
+            return super()._save_checkpoint_with_step(runner, step, meta)
         evicted = None
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
@@ -127,6 +148,8 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         """MMEngine's logic, deleting the previous best only after saving."""
+        if not self._safe_order:
+            return super()._save_best_checkpoint(runner, metrics)
         backend = self.file_backend
         deferred = self.file_backend = _DeferredRemoval(backend)
         try:

@@ -1,31 +1,16 @@
-"""Each compatibility fix of ``qwenclip_mm.compat``, with proof it is needed.
+"""Each override of ``qwenclip_mm.compat``, with proof it is needed.
 
 Every check runs in a fresh interpreter, so "without the fix" really means
 ``qwenclip_mm`` was never imported.
 """
 import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
+from compat_subprocess import run_python
 
-from qwenclip_mm import compat
-
-
-def run_python(code, cwd=None, env_path=None):
-    import os
-    env = dict(os.environ)
-    if env_path:
-        env['PYTHONPATH'] = os.pathsep.join(
-            [env_path, env.get('PYTHONPATH', '')])
-    return subprocess.run([sys.executable, '-c',
-                           textwrap.dedent(code)],
-                          capture_output=True,
-                          text=True,
-                          cwd=cwd,
-                          env=env,
-                          timeout=300)
+from qwenclip_mm.compat import checkpoints
 
 
 @pytest.fixture
@@ -93,7 +78,7 @@ def test_a_pickled_callable_is_still_refused(tmp_path):
 
 
 def test_safe_globals_are_exactly_the_listed_types():
-    entries = compat.mmengine_safe_globals()
+    entries = checkpoints.mmengine_safe_globals()
     objs = [e[0] if isinstance(e, tuple) else e for e in entries]
     names = {getattr(o, '__name__', repr(o)) for o in objs}
     assert 'HistoryBuffer' in names and '_reconstruct' in names
@@ -104,7 +89,7 @@ def test_safe_globals_are_exactly_the_listed_types():
 def test_getattr_stand_in_only_gives_history_buffer_statistics():
     import pickle
     from mmengine.logging import HistoryBuffer
-    fn = compat.history_buffer_method
+    fn = checkpoints.history_buffer_method
     assert fn(HistoryBuffer, 'mean') is HistoryBuffer.mean
     with pytest.raises(pickle.UnpicklingError, match='only'):
         fn(HistoryBuffer, '__init__')
@@ -134,29 +119,23 @@ def test_a_pickled_getattr_outside_the_allow_list_is_refused(tmp_path):
     assert 'refused: UnpicklingError' in result.stdout, result.stderr
 
 
-@pytest.fixture
-def fake_pycocotools(tmp_path):
-    """Make ``pycocotools`` look installed, as mmpretrain checks it."""
-    pkg = tmp_path / 'pycocotools'
-    pkg.mkdir()
-    (pkg / '__init__.py').write_text('')
-    dist = tmp_path / 'pycocotools-2.0.8.dist-info'
-    dist.mkdir()
-    (dist / 'METADATA').write_text(
-        'Metadata-Version: 2.1\nName: pycocotools\nVersion: 2.0.8\n')
-    return str(tmp_path)
-
-
-def test_imports_with_pycocotools_installed(fake_pycocotools):
-    without = run_python('import mmpretrain.models', env_path=fake_pycocotools)
+def test_imports_with_pycocotools_installed(pycocotools_path):
+    without = run_python(
+        'import mmpretrain.models', pythonpath=[pycocotools_path])
     assert without.returncode != 0, 'mmpretrain imported: fix not needed?'
+    assert 'language_model.py' in without.stderr
     code = """
         import qwenclip_mm
-        from mmpretrain.registry import MODELS
+        from mmpretrain.registry import DATASETS, MODELS
+        from mmpretrain.utils import dependency
         assert 'QwenCLIP' in MODELS.module_dict
+        # Only the broken models are placeholders; the flag is restored,
+        # so mmpretrain's COCO data sets stay available.
+        assert dependency.WITH_MULTIMODAL
+        assert 'COCORetrieval' in DATASETS.module_dict
         print('ok')
     """
-    result = run_python(code, env_path=fake_pycocotools)
+    result = run_python(code, pythonpath=[pycocotools_path])
     assert result.returncode == 0, result.stderr
     assert 'ok' in result.stdout
 
@@ -202,6 +181,10 @@ def test_pytorch_launcher_needs_the_fix_without_cuda():
     without = run_python(code)
     assert without.returncode != 0
     assert 'set_device' in without.stderr
-    with_fix = run_python('import qwenclip_mm\n' + code)
+    only_import = run_python('import qwenclip_mm\n' + code)
+    assert only_import.returncode != 0  # importing changes nothing here
+    with_fix = run_python(
+        'from qwenclip_mm.compat.tools import tool_overrides\n'
+        'tool_overrides().__enter__()\n' + code)
     assert with_fix.returncode == 0, with_fix.stderr
     assert 'initialised True 1' in with_fix.stdout
