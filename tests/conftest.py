@@ -8,8 +8,6 @@ import torch
 
 import qwenclip_mm  # noqa: F401  (registers components, applies fixes)
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
 
 @pytest.fixture(scope='session')
 def tiny_qwen3_dir(tmp_path_factory):
@@ -81,33 +79,17 @@ def build_real_vocab_model(real_vocab_qwen3_dir):
 
 @pytest.fixture(scope='session')
 def rocov2_captions():
-    """The real ROCOv2 test captions, or None (see
-    :func:`rocov2_test_captions`)."""
-    return rocov2_test_captions()
-
-
-def rocov2_test_captions():
-    """The 9,927 real ROCOv2 test captions as the data set reads them, or
-    None when their text files are not here (``$QWENCLIP_ROCOV2_TEXT``,
-    default ``../shared/data/rocov2-test-text`` beside the checkout)."""
+    """The 9,927 real ROCOv2 test captions as the data set reads them, from
+    ``$QWENCLIP_ROCOV2_TEXT``; skips the test when they are not there."""
     from qwenclip_mm.datasets.annotations import (check_caption,
                                                   read_csv_records)
-    root = os.environ.get('QWENCLIP_ROCOV2_TEXT',
-                          shared_data_dir('rocov2-test-text'))
-    path = osp.join(root or '', 'test_captions.csv')
-    if not osp.isfile(path):
-        return None
+    from utils import rocov2_text_dir
+    path = osp.join(rocov2_text_dir(), 'test_captions.csv')
     return [
         check_caption(path, line, caption, ori_id)
         for line, (ori_id, caption) in read_csv_records(
             path, ('ID', 'Caption'))
     ]
-
-
-def shared_data_dir(name):
-    """A folder of ``../shared/data`` beside the checkout, or None."""
-    path = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', name)
-    return path if osp.isdir(path) else None
 
 
 os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')

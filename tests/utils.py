@@ -14,6 +14,21 @@ TINY_CONFIG = osp.join(REPO_ROOT, 'configs', 'qwenclip',
 ITERS_PER_EPOCH = 3
 
 
+def rocov2_text_dir():
+    """The folder of the real ROCOv2 test split's text files, named by
+    ``$QWENCLIP_ROCOV2_TEXT``; skips the test when it is not set or holds
+    no ``test_captions.csv``."""
+    import pytest
+    root = os.environ.get('QWENCLIP_ROCOV2_TEXT')
+    if not root:
+        pytest.skip('set QWENCLIP_ROCOV2_TEXT to the folder of the real '
+                    'ROCOv2 test text (test_captions.csv, ...)')
+    if not osp.isfile(osp.join(root, 'test_captions.csv')):
+        pytest.skip(f'QWENCLIP_ROCOV2_TEXT={root} holds no '
+                    'test_captions.csv')
+    return root
+
+
 def make_tiny_data(root):
     """A synthetic ROCOv2 folder: 48 train pairs, 16 valid and 16 test."""
     make_synthetic_rocov2(

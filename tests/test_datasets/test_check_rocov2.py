@@ -8,13 +8,11 @@ import sys
 import pytest
 
 from qwenclip_mm.testing import make_synthetic_rocov2
+from utils import rocov2_text_dir
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO_ROOT, 'tools', 'dataset_converters',
                   'check_rocov2.py')
-REAL_TEXT = os.environ.get(
-    'QWENCLIP_ROCOV2_TEXT',
-    osp.join(REPO_ROOT, '..', 'shared', 'data', 'rocov2-test-text'))
 
 
 @pytest.fixture(scope='module')
@@ -90,9 +88,7 @@ def test_clip_lower_bound(tool):
 
 
 def test_real_text_files_without_images(tool, monkeypatch, capsys):
-    if not osp.isfile(osp.join(REAL_TEXT, 'test_captions.csv')):
-        pytest.skip(f'real ROCOv2 test text not found at {REAL_TEXT}')
-    status, out = run(tool, monkeypatch, capsys, REAL_TEXT, '--splits',
+    status, out = run(tool, monkeypatch, capsys, rocov2_text_dir(), '--splits',
                       'test')
     assert status == 1
     assert '9927 caption rows' in out

@@ -10,11 +10,8 @@ from PIL import Image
 
 from qwenclip_mm.datasets import ROCOv2Dataset
 from qwenclip_mm.testing import make_synthetic_rocov2
+from utils import rocov2_text_dir
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-REAL_TEXT = os.environ.get(
-    'QWENCLIP_ROCOV2_TEXT',
-    osp.join(REPO_ROOT, '..', 'shared', 'data', 'rocov2-test-text'))
 
 TRAIN_KEYS = {
     'img_path', 'text', 'image_id', 'text_id', 'ori_id', 'cuis',
@@ -299,13 +296,11 @@ def test_exact_text_round_trip(tmp_path):
 @pytest.fixture(scope='module')
 def real_root(tmp_path_factory):
     """The real test-split text files with a placeholder image for each ID."""
-    if not osp.isfile(osp.join(REAL_TEXT, 'test_captions.csv')):
-        pytest.skip(f'real ROCOv2 test text not found at {REAL_TEXT} '
-                    '(set QWENCLIP_ROCOV2_TEXT)')
+    real_text = rocov2_text_dir()
     root = tmp_path_factory.mktemp('rocov2_real')
-    for name in os.listdir(REAL_TEXT):
+    for name in os.listdir(real_text):
         if name.endswith('.csv'):
-            shutil.copy(osp.join(REAL_TEXT, name), root)
+            shutil.copy(osp.join(real_text, name), root)
     with open(root / 'test_captions.csv', newline='', encoding='utf-8') as f:
         ids = [row['ID'] for row in csv.DictReader(f)]
     placeholder = root / 'placeholder.jpg'
@@ -319,7 +314,8 @@ def real_root(tmp_path_factory):
 
 
 def read_real(name):
-    with open(osp.join(REAL_TEXT, name), newline='', encoding='utf-8') as f:
+    path = osp.join(rocov2_text_dir(), name)
+    with open(path, newline='', encoding='utf-8') as f:
         return list(csv.DictReader(f))
 
 
