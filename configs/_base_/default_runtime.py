@@ -2,6 +2,20 @@
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['qwenclip_mm'], allow_failed_imports=False)
 
+# Every hook, MMEngine's and the plugin's, is a named entry of
+# default_hooks (MMEngine builds extra names as it builds its own), so a
+# leaf config names only what it changes, and its own custom_hooks need not
+# re-list ours:
+# - change a setting: default_hooks = dict(logger=dict(interval=10))
+# - add a hook: default_hooks = dict(
+#       text_feature_cache=dict(type='TextFeatureCacheHook'))
+# - drop one of MMEngine's names (timer, logger, param_scheduler,
+#   checkpoint, sampler_seed, runtime_info): default_hooks = dict(
+#   checkpoint=None)
+# - drop a plugin hook (epoch_seed, nonfinite_guard, logit_scale_clamp,
+#   mean_recall, sorted_text_eval): MMEngine (0.10) accepts None only for
+#   its own names, so redefine default_hooks with `_delete_=True` and the
+#   entries to keep (MMEngine adds its own defaults for names left out).
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
@@ -16,8 +30,6 @@ default_hooks = dict(
         save_best='mean_recall',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # The three hooks below are not MMEngine defaults, so `None` cannot
-    # remove them; redefine default_hooks with `_delete_=True` to drop one.
     # Random state from (seed, epoch): a resumed run replays the
     # augmentations of an uninterrupted one.
     epoch_seed=dict(type='EpochSeedHook'),
@@ -26,14 +38,12 @@ default_hooks = dict(
     nonfinite_guard=dict(type='NonFiniteGuardHook', action='raise'),
     # Keep the stored logit scale at or below log(max_logit_scale).
     logit_scale_clamp=dict(type='LogitScaleClampHook'),
+    # Adds ``mean_recall`` (i2t and t2i) to validation and test metrics.
+    mean_recall=dict(type='RetrievalMeanRecallHook'),
+    # Encodes the evaluation captions in length-sorted batches (same
+    # metrics, less padding).
+    sorted_text_eval=dict(type='SortedTextEvalHook'),
 )
-# Adds ``mean_recall`` (i2t and t2i) to validation and test metrics, and
-# encodes the evaluation captions in length-sorted batches (same metrics,
-# less padding).
-custom_hooks = [
-    dict(type='RetrievalMeanRecallHook'),
-    dict(type='SortedTextEvalHook'),
-]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -2,27 +2,11 @@
 # MLP projection, CLIP ViT-B/16 from OpenAI weights) on IRMA radiographs
 # with texts made from their IRMA codes, 8 GPUs x 32 images.
 _base_ = [
-    '../_base_/models/qwenclip_qwen3-emb-0.6b_vit-b16.py',
+    '../_base_/models/qwenclip_qwen3-emb-0.6b_vit-b16_openai-clip.py',
     '../_base_/datasets/irma_retrieval.py',
     '../_base_/schedules/adamw_cosine_10e.py',
     '../_base_/default_runtime.py',
 ]
-
-# OpenAI CLIP ViT-B/16 converted with mmpretrain's
-# tools/model_converters/openai-clip_to_mmpretrain-clip.py (see README).
-clip_checkpoint = 'checkpoints/clip-vit-base-p16_openai_mmpretrain.pth'
-
-model = dict(
-    vision_backbone=dict(
-        init_cfg=dict(
-            type='Pretrained', checkpoint=clip_checkpoint, prefix='visual.')),
-    image_projection=dict(
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint=clip_checkpoint,
-            prefix='visual_proj.')),
-    text_encoder=dict(pretrained='Qwen/Qwen3-Embedding-0.6B'),
-)
 
 # Without a code hierarchy file, codes that differ only below the built-in
 # top levels share one text (IRMADataset warns). With one, set

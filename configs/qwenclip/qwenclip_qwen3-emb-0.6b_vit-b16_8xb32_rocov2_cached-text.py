@@ -10,8 +10,4 @@ model = dict(
     prompt_learner=dict(freeze=True),
     text_cache=dict(),
 )
-custom_hooks = [
-    dict(type='RetrievalMeanRecallHook'),
-    dict(type='SortedTextEvalHook'),
-    dict(type='TextFeatureCacheHook'),
-]
+default_hooks = dict(text_feature_cache=dict(type='TextFeatureCacheHook'))

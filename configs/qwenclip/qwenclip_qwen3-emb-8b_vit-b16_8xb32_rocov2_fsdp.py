@@ -8,13 +8,6 @@ _base_ = [
     '../_base_/strategies/fsdp_qwen3.py',
 ]
 
-custom_imports = dict(
-    imports=[
-        'qwenclip_mm', 'qwenclip_mm.engine.fsdp',
-        'qwenclip_mm.models.vit_checkpoint'
-    ],
-    allow_failed_imports=False)
-
 model = dict(vision_backbone=dict(type='CheckpointVisionTransformer'))
 
 optim_wrapper = dict(

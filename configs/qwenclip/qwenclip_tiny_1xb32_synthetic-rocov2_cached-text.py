@@ -12,8 +12,4 @@ train_dataloader = dict(
     batch_size=batch_size,
     sampler=dict(
         _delete_=True, type='LengthGroupedSampler', batch_size=batch_size))
-custom_hooks = [
-    dict(type='RetrievalMeanRecallHook'),
-    dict(type='SortedTextEvalHook'),
-    dict(type='TextFeatureCacheHook'),
-]
+default_hooks = dict(text_feature_cache=dict(type='TextFeatureCacheHook'))

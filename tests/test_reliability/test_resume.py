@@ -44,8 +44,7 @@ def config_with_hook(tmp_path, module, hook):
     path.write_text(
         f'_base_ = {TINY_CONFIG!r}\n'
         f"custom_imports = dict(imports=['qwenclip_mm', {module!r}])\n"
-        "custom_hooks = [dict(type='RetrievalMeanRecallHook'),\n"
-        f'                {hook!r}]\n')
+        f'custom_hooks = [{hook!r}]\n')
     return path
 
 

@@ -60,8 +60,7 @@ def test_amp_test_runs_under_bf16_autocast(tiny_data, tiny_qwen3_dir,
         f'_base_ = {CONFIG!r}\n'
         "custom_imports = dict(imports=['qwenclip_mm', "
         "'autocast_probe_hook'])\n"
-        "custom_hooks = [dict(type='RetrievalMeanRecallHook'),\n"
-        f"                dict(type='AutocastProbeHook', out={records!r})]\n")
+        f"custom_hooks = [dict(type='AutocastProbeHook', out={records!r})]\n")
     run_tool([
         'tools/test.py',
         str(probed), checkpoint, '--work-dir',
@@ -88,8 +87,7 @@ def test_resume_after_kill(tiny_data, tiny_qwen3_dir, tmp_path):
     crashing.write_text(
         f'_base_ = {CONFIG!r}\n'
         "custom_imports = dict(imports=['qwenclip_mm', 'kill_hook'])\n"
-        "custom_hooks = [dict(type='RetrievalMeanRecallHook'),\n"
-        f"                dict(type='KillAtIterHook', kill_at={kill_at})]\n")
+        f"custom_hooks = [dict(type='KillAtIterHook', kill_at={kill_at})]\n")
     killed = run_tool([
         'tools/train.py',
         str(crashing), '--work-dir', work_dir,
