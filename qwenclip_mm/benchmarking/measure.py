@@ -55,13 +55,18 @@ class PeakMemory:
         return self._status('VmHWM')
 
 
-def run_side(spec, conn):
-    """Build the model and time one side; send the results through conn."""
+def _send(measure, spec, conn):
+    """Send ``measure(**spec)``, or the error it raised, through conn."""
     try:
-        conn.send(_run_side(**spec))
+        conn.send(measure(**spec))
     except Exception as e:  # report any failure (e.g. out of memory)
         conn.send(dict(error=f'{type(e).__name__}: {e}'))
     conn.close()
+
+
+def run_side(spec, conn):
+    """Build the model and time one side; send the results through conn."""
+    _send(_run_side, spec, conn)
 
 
 def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
@@ -146,11 +151,7 @@ def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
 
 def run_eval(spec, conn):
     """Time encoding the text gallery in dataset order and length-sorted."""
-    try:
-        conn.send(_run_eval(**spec))
-    except Exception as e:  # report any failure (e.g. out of memory)
-        conn.send(dict(error=f'{type(e).__name__}: {e}'))
-    conn.close()
+    _send(_run_eval, spec, conn)
 
 
 def _run_eval(model_cfg, scope, captions, batch_size, device, amp, seed,
