@@ -115,19 +115,18 @@ def _run_side(model_cfg, scope, side, cache, checkpointing, captions, plan,
         untimed, timed = plan[:steps], plan[:steps]
     else:
         untimed, timed = plan[:warmup], plan[warmup:warmup + steps]
-    start = time.perf_counter()
-    for batch in untimed:
-        step(batch)
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    untimed_s = time.perf_counter() - start
+
+    def run(batches):
+        start = time.perf_counter()
+        for batch in batches:
+            step(batch)
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    untimed_s = run(untimed)
     base = memory.reset()
-    start = time.perf_counter()
-    for batch in timed:
-        step(batch)
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds = run(timed)
 
     real = sum(seq_lens[i] for b in timed for i in b)
     epoch_real = sum(seq_lens[i] for b in plan for i in b)
