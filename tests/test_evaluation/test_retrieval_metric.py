@@ -387,3 +387,9 @@ def test_cuda_scores_match_cpu():
                                4).tolist() == expected
     assert best_positive_ranks(list(scores.cuda()), positives,
                                4).tolist() == expected
+    # Through the Evaluator, rows of one CUDA matrix as predict_all makes.
+    samples = make_samples(scores.float().cuda(), positives)
+    assert evaluate(ImageTextRetrievalMetric(topk=TOPK, chunk_size=4),
+                    samples) == evaluate(
+                        ImageTextRetrievalMetric(topk=TOPK, chunk_size=4),
+                        make_samples(scores.float(), positives))

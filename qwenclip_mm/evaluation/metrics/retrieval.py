@@ -18,7 +18,9 @@ unspecified). Without ties the ranks are the ones ``torch.topk`` gives.
 The ranks are computed ``chunk_size`` queries at a time with whole-chunk
 tensor operations (no sort, no per-query loop over the gallery), so the
 working memory is bounded by ``chunk_size x gallery`` on top of the scores
-themselves.
+themselves. Scores given one row per query are ranked in place when the
+rows are views of one matrix (evenly spaced in one storage), so feeding the
+rows of a score matrix costs no more than feeding the matrix.
 """
 import bisect
 import copy
@@ -219,15 +221,16 @@ def _positive_indices(positives: Positives,
     elif all(type(p) in (list, tuple) for p in positives):
         # Labels the way the retrieval datasets give them (``gt_text_id``):
         # one conversion for all queries instead of one tensor per query.
-        flat = list(itertools.chain.from_iterable(positives))
+        # numpy reads a list of Python ints several times faster than
+        # torch.tensor does.
         try:
-            cols = torch.tensor(flat) if flat else torch.empty(
-                0, dtype=torch.long)
-        except (TypeError, ValueError, RuntimeError):
-            cols = None  # ragged or not numbers: named one by one below
-        if cols is not None and not (cols.dtype == torch.bool
-                                     or cols.is_floating_point()):
-            return cols.long(), torch.tensor([len(p) for p in positives])
+            cols = np.array(list(itertools.chain.from_iterable(positives)))
+        except ValueError:
+            cols = None  # nested lists: refused one by one below
+        if cols is not None and (cols.dtype.kind in 'iu' or not cols.size):
+            return torch.from_numpy(cols.astype(np.int64)), torch.tensor(
+                [len(p) for p in positives])
+        # Floats and the like: named one by one below.
     # Anything else one query at a time.
     indices = [_query_indices(p) for p in positives]
     # Checked before concatenating, which would turn a bool row (a mask
@@ -619,7 +622,9 @@ class ImageTextRetrievalMetric(_RankMetric):
     reproduces; positives tied with negatives are ranked after them. Unlike
     ``RetrievalRecall``, it ranks ``chunk_size`` queries at a time with
     tensor operations instead of one query at a time, and it works with
-    numpy >= 2.4.
+    numpy >= 2.4. When the ``pred_score`` rows are rows of one score matrix,
+    as ``predict_all`` hands them out, it ranks that matrix in place: no
+    per-row copy, no stacking.
 
     Args:
         topk (int | Sequence[int], optional): The K of each Recall@K.
