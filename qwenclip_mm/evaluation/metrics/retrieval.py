@@ -317,7 +317,13 @@ def _chunk_ranks(chunk: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
     pos_scores = _take(chunk, rows, cols)
     best = pos_scores.new_empty(num_rows).scatter_reduce_(
         0, rows, pos_scores, 'amax', include_self=False)
-    torch.ge(chunk, best[:, None], out=at_least_best)
+    if chunk.dtype == torch.bfloat16:  # a dtype numpy lacks
+        torch.ge(chunk, best[:, None], out=at_least_best)
+    else:
+        # numpy's broadcast comparison runs about twice as fast as torch's
+        # on one CPU thread.
+        np.greater_equal(
+            chunk.numpy(), best.numpy()[:, None], out=at_least_best.numpy())
     # numpy's vectorised int32 sum counts the True entries of each row
     # about 20x faster than torch's CPU reduction over bool, and is exact
     # for any gallery under 2**31 items.
