@@ -154,14 +154,7 @@ def build_qwen3_tokenizer() -> Tokenizer:
     return tokenizer
 
 
-def make_real_vocab_qwen3(out_dir: str,
-                          hidden_size: int = 64,
-                          num_layers: int = 2,
-                          num_heads: int = 4,
-                          num_kv_heads: int = 2,
-                          intermediate_size: int = 128,
-                          max_position_embeddings: int = 4096,
-                          seed: int = 0) -> str:
+def make_real_vocab_qwen3(out_dir: str, **model_kwargs) -> str:
     """Write a tiny random Qwen3 with Qwen3-Embedding's real tokenizer.
 
     Loads like a Qwen3-Embedding checkpoint (``AutoModel`` /
@@ -172,13 +165,9 @@ def make_real_vocab_qwen3(out_dir: str,
 
     Args:
         out_dir (str): Folder to write; created if missing.
-        hidden_size (int): Hidden size. Defaults to 64.
-        num_layers (int): Decoder layers. Defaults to 2.
-        num_heads (int): Attention heads. Defaults to 4.
-        num_kv_heads (int): Key/value heads. Defaults to 2.
-        intermediate_size (int): MLP width. Defaults to 128.
-        max_position_embeddings (int): Longest sequence. Defaults to 4096.
-        seed (int): Seed of the weight initialisation. Defaults to 0.
+        **model_kwargs: The model's size and seed, as
+            :func:`~.qwen3_files.write_qwen3_checkpoint` takes them
+            (default: hidden 64, 2 layers, 4 heads, 2 KV heads, seed 0).
 
     Returns:
         str: ``out_dir``.
@@ -189,16 +178,10 @@ def make_real_vocab_qwen3(out_dir: str,
         >>> tokenizer = AutoTokenizer.from_pretrained(folder)
         >>> tokenizer.convert_ids_to_tokens(
         ...     tokenizer('Query:Chest').input_ids)
-        ['Query', ':Ch', 'est', '<|endoftext|>']
+        ['Query', ':C', 'hest', '<|endoftext|>']
     """
     return write_qwen3_checkpoint(
         out_dir,
         build_qwen3_tokenizer(),
         vocab_rows=QWEN3_EMBEDDING_VOCAB_ROWS,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        num_heads=num_heads,
-        num_kv_heads=num_kv_heads,
-        intermediate_size=intermediate_size,
-        max_position_embeddings=max_position_embeddings,
-        seed=seed)
+        **model_kwargs)

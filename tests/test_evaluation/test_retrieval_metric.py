@@ -9,7 +9,6 @@ from mmpretrain.evaluation import RetrievalRecall
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import DataSample
 
-import qwenclip_mm.evaluation.metrics.retrieval as retrieval_module
 from qwenclip_mm.evaluation import (ImageTextRetrievalMetric,
                                     best_positive_ranks, rank_metrics,
                                     retrieval_recall)
@@ -188,22 +187,141 @@ def test_built_from_config_with_defaults():
     assert metric.prefix == 'retrieval'
 
 
-@pytest.mark.parametrize('world_size', [1, 2])
-def test_results_pickle_compactly_across_ranks(world_size, monkeypatch):
-    monkeypatch.setattr(retrieval_module, 'get_world_size', lambda: world_size)
+def row_sources(scores):
+    """The score rows of ``scores`` in the forms callers hand them over."""
+    wide = torch.rand(len(scores), scores.shape[1] + 3)
+    wide[:, 2:-1] = scores
+    column_major = scores.t().contiguous().t()
+    return {
+        'matrix rows': list(scores),
+        # Rows of a column slice and of a column-major matrix: evenly
+        # spaced views that are not contiguous matrices.
+        'column slice': list(wide[:, 2:-1]),
+        'column-major': list(column_major),
+        # Views of one matrix, but out of order: no single matrix view.
+        'reversed': list(scores.flip(0).unbind(0))[::-1],
+        'separate tensors': [row.clone() for row in scores],
+        'mixed': [
+            row.clone() if i % 4 == 0 else row
+            for i, row in enumerate(column_major)
+        ],
+    }
+
+
+@pytest.mark.parametrize('source', list(row_sources(torch.zeros(1, 1))))
+@pytest.mark.parametrize('batches', [1, 3])
+def test_any_row_layout_gives_brute_force_numbers(source, batches):
+    scores, positives = random_tied_data(seed=6, num_queries=25)
+    rows = row_sources(scores.float())[source]
+    expected = brute_force_metrics(brute_force_ranks(scores, positives), TOPK)
+    samples = [
+        DataSample(gt_label=pos).set_pred_score(row)
+        for row, pos in zip(rows, positives)
+    ]
+    metric = ImageTextRetrievalMetric(topk=TOPK, chunk_size=4)
+    evaluator = Evaluator(metric)
+    bounds = torch.linspace(0, len(samples), batches + 1).long().tolist()
+    for start, end in zip(bounds, bounds[1:]):
+        evaluator.process(samples[start:end])
+
+    metrics = evaluator.evaluate(len(samples))
+
+    assert_metrics_equal(metrics,
+                         {f'retrieval/{k}': v
+                          for k, v in expected.items()})
+    assert best_positive_ranks(rows, positives, 4).tolist() == \
+        brute_force_ranks(scores, positives)
+
+
+@pytest.mark.parametrize('form', ['int', 'list', 'tensor', '2-d tensor'])
+def test_positive_forms_agree(form):
+    scores, positives = random_tied_data(seed=7)
+    if form == 'int':
+        positives = [pos[0] for pos in positives]
+        given = positives
+    elif form == 'list':
+        given = positives
+    elif form == 'tensor':
+        given = [torch.tensor(pos) for pos in positives]
+    else:
+        positives = [pos[:1] * 2 for pos in positives]
+        given = torch.tensor(positives)
+
+    ranks = best_positive_ranks(scores, given, chunk_size=5)
+
+    assert ranks.tolist() == brute_force_ranks(scores, [
+        [pos] if isinstance(pos, int) else pos for pos in positives
+    ])
+
+
+def test_rows_of_one_matrix_are_stored_once():
     scores = torch.rand(20, 2000)
     metric = ImageTextRetrievalMetric()
-    samples = make_samples(scores, list(range(20)))
-    metric.process(None, [s.to_dict() for s in samples])
+    metric.process(
+        None, [s.to_dict() for s in make_samples(scores, list(range(20)))])
+    expected = metric.compute_metrics(metric.results)
+    matrix_bytes = scores.numel() * scores.element_size()
 
-    pickled = len(pickle.dumps(metric.results))
+    # One process keeps the rows as the matrix they view, not a copy.
+    (piece, ) = metric.results[0].batch.pieces
+    assert piece.data_ptr() == scores.data_ptr()
+    # Collecting across ranks pickles the results: the matrix once, not
+    # once per row.
+    pickled = pickle.dumps(metric.results)
+    assert len(pickled) < 1.1 * matrix_bytes
+    assert metric.compute_metrics(pickle.loads(pickled)) == expected
 
-    # Rows of one matrix: shared in one process; copied out when results
-    # are pickled to other ranks, or each row would carry all 20.
-    if world_size == 1:
-        assert metric.results[0][0].data_ptr() == scores.data_ptr()
-    else:
-        assert pickled < 2 * scores.numel() * scores.element_size()
+
+def test_rows_of_a_larger_matrix_pickle_only_themselves():
+    scores = torch.rand(200, 2000)
+    metric = ImageTextRetrievalMetric()
+    metric.process(None, [
+        s.to_dict() for s in make_samples(scores[:20], list(range(20)))
+    ])
+
+    pickled = pickle.dumps(metric.results)
+
+    assert len(pickled) < 1.1 * scores[:20].numel() * scores.element_size()
+    assert metric.compute_metrics(pickle.loads(pickled)) == \
+        metric.compute_metrics(metric.results)
+
+
+def test_repeated_samples_beyond_size_are_dropped():
+    # A distributed sampler pads the last rank with the first samples; the
+    # evaluator drops whatever lies beyond the data set's size.
+    scores, positives = random_tied_data(seed=8, num_queries=10)
+    scores = scores.float()
+    samples = make_samples(scores, positives)
+    expected = evaluate(ImageTextRetrievalMetric(topk=TOPK), samples)
+    padded = make_samples(
+        torch.cat([scores, scores[:3]]), positives + positives[:3])
+
+    evaluator = Evaluator(ImageTextRetrievalMetric(topk=TOPK))
+    evaluator.process(padded)
+
+    assert evaluator.evaluate(len(samples)) == expected
+
+
+def test_ranks_collected_and_truncated_like_one_process():
+    # What MMEngine's collect_results does with two ranks' results: pickle,
+    # interleave sample by sample, drop the padding at the end.
+    scores, positives = random_tied_data(seed=9, num_queries=11)
+    samples = make_samples(scores.float(), positives)
+    samples.append(samples[0])
+    expected = evaluate(ImageTextRetrievalMetric(topk=TOPK), samples[:11])
+    metrics = [ImageTextRetrievalMetric(topk=TOPK) for _ in range(2)]
+    for rank, metric in enumerate(metrics):
+        shard = samples[rank * 6:(rank + 1) * 6]
+        # Two process() calls per rank, as a batched loop would make.
+        metric.process(None, [s.to_dict() for s in shard[:4]])
+        metric.process(None, [s.to_dict() for s in shard[4:]])
+    parts = [pickle.loads(pickle.dumps(m.results)) for m in metrics]
+    collected = [entry for pair in zip(*parts) for entry in pair][:11]
+
+    actual = metrics[0].compute_metrics(collected)
+
+    assert_metrics_equal({f'retrieval/{k}': v
+                          for k, v in actual.items()}, expected)
 
 
 @pytest.mark.parametrize('topk', [0, -1, (1, 0), ()])
@@ -245,6 +363,16 @@ def test_other_bad_input_is_named():
         best_positive_ranks(scores, [0, torch.tensor([1.5]), 2, 3])
     with pytest.raises(TypeError, match='sample 0 must hold integer'):
         best_positive_ranks(scores, list(torch.eye(4, 6, dtype=torch.bool)))
+    with pytest.raises(TypeError, match='sample 2 must hold integer'):
+        best_positive_ranks(scores, [[0], [1, 2], [2.5], [3]])
+    # Counted across process() calls.
+    evaluator = Evaluator(ImageTextRetrievalMetric())
+    evaluator.process(make_samples(scores[:2], [[0], [1]]))
+    with pytest.raises(TypeError, match='sample 3 must hold integer'):
+        evaluator.process([
+            DataSample(gt_label=pos).set_pred_score(row)
+            for row, pos in zip(scores[2:], [[2], [0.5]])
+        ])
     with pytest.raises(ValueError, match='4 score rows but positives for 3'):
         best_positive_ranks(scores, [0, 1, 2])
 
@@ -259,3 +387,9 @@ def test_cuda_scores_match_cpu():
                                4).tolist() == expected
     assert best_positive_ranks(list(scores.cuda()), positives,
                                4).tolist() == expected
+    # Through the Evaluator, rows of one CUDA matrix as predict_all makes.
+    samples = make_samples(scores.float().cuda(), positives)
+    assert evaluate(ImageTextRetrievalMetric(topk=TOPK, chunk_size=4),
+                    samples) == evaluate(
+                        ImageTextRetrievalMetric(topk=TOPK, chunk_size=4),
+                        make_samples(scores.float(), positives))

@@ -1,313 +1,26 @@
-"""Recall@K and rank metrics for image-text retrieval.
+"""Retrieval metrics for MMEngine's evaluator: Recall@K with several
+positives, mean and median rank.
 
-Every query (an image for image-to-text, a text for text-to-image) has a
-score for each item of the gallery and one or more positives in it (an
-image with five captions, or every image of the same class). All metrics
-derive from one number per query: the 1-based rank of its best-ranked
-positive. A query is a hit at K when that rank is at most K, i.e. when ANY
-positive is among the top K, which is how MMPretrain's ``RetrievalRecall``
-counts.
-
-Ties are broken pessimistically: a positive that ties with negatives is
-ranked after all of them, so the rank is ``1 +`` the number of negatives
-scoring at least as high as the best positive. A model that gives every
-item the same score thus gets no hits, instead of hits that depend on the
-order of the gallery (as with ``torch.topk``, whose order among ties is
-unspecified). Without ties the ranks are the ones ``torch.topk`` gives.
-
-The ranks are computed ``chunk_size`` queries at a time with whole-chunk
-tensor operations (no sort, no per-query loop over the gallery), so the
-working memory is bounded by ``chunk_size x gallery`` on top of the scores
-themselves.
+The ranks come from :mod:`.ranking` (see there how ties and chunks are
+handled); this module holds what the evaluator's ``process`` and
+``compute_metrics`` keep and compute.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-from mmengine.dist import get_world_size
 from mmengine.evaluator import BaseMetric
 from mmpretrain.registry import METRICS
-from mmpretrain.structures import format_label
 
-#: K values: one int or a sequence of them.
-TopK = Union[int, Sequence[int]]
-#: Scores of Q queries over a gallery of G: one (Q, G) tensor or Q 1-D rows.
-Scores = Union[torch.Tensor, Sequence[torch.Tensor]]
-#: Positives of Q queries: a bool (Q, G) mask, or per query its gallery
-#: indices as an int, a list of ints or a 1-D integer tensor.
-Positives = Union[torch.Tensor, Sequence[Union[int, Sequence[int],
-                                               torch.Tensor]]]
+from .ranking import (_piece_ranks, best_positive_ranks, rank_metrics,
+                      retrieval_recall)
+from .ranking_inputs import (Positives, Scores, TopK, _check_topk,
+                             _positive_indices, _row_pieces)
 
-
-def _check_topk(topk: TopK) -> tuple:
-    """Return ``topk`` as a tuple, refusing anything but positive ints."""
-    topk = (topk, ) if isinstance(topk, int) else tuple(topk)
-    if not topk:
-        raise ValueError('`topk` must name at least one K, got an empty '
-                         'sequence.')
-    for k in topk:
-        if not isinstance(k, int) or k <= 0:
-            raise ValueError(f'Every K in `topk` must be an int > 0, got '
-                             f'{k!r} in topk={topk}.')
-    return topk
-
-
-def _score_chunk(scores: Scores, start: int, end: int, gallery: int,
-                 buffer: Optional[torch.Tensor]) -> torch.Tensor:
-    """Scores of queries ``start:end`` as a CPU matrix.
-
-    Rows given one per query are stacked into ``buffer`` (reused across
-    chunks); a matrix is sliced, which copies only if it is not on the CPU.
-    """
-    if isinstance(scores, torch.Tensor):
-        return scores[start:end].cpu()
-    rows = scores[start:end]
-    for offset, row in enumerate(rows):
-        if row.shape != (gallery, ):
-            raise ValueError(
-                f'pred_score of sample {start + offset} has shape '
-                f'{tuple(row.shape)}, expected ({gallery},): every query '
-                f'must score the same gallery as sample 0.')
-        if row.dtype != buffer.dtype:
-            # Stacking would cast silently, and float64 scores rounded to
-            # float32 can tie.
-            raise ValueError(
-                f'pred_score of sample {start + offset} is {row.dtype} but '
-                f'sample 0 is {buffer.dtype}; give every row one dtype.')
-    return torch.stack([row.cpu() for row in rows], out=buffer[:end - start])
-
-
-def _positive_coords(positives: Positives, start: int, gallery: int) -> tuple:
-    """(query, gallery index) pairs of the positives of queries ``start...``.
-
-    Args:
-        positives (Tensor | Sequence): A bool mask of shape (C, G), or one
-            entry of gallery indices per query.
-        start (int): Index of the first of these queries, for messages.
-        gallery (int): Gallery size G.
-
-    Returns:
-        tuple[Tensor, Tensor]: Row (0..C-1) and column of every positive,
-        each pair once.
-    """
-    if isinstance(positives, torch.Tensor) and positives.dtype == torch.bool:
-        return positives.cpu().nonzero(as_tuple=True)
-    # Tensors (what the metric stores) skip format_label's slower checks.
-    indices = [
-        p.cpu()
-        if isinstance(p, torch.Tensor) and p.dim() == 1 else format_label(p)
-        for p in positives
-    ]
-    # Checked before concatenating, which would turn a bool row (a mask
-    # given per query) into indices 0 and 1 without a word.
-    if any(dtype == torch.bool or dtype.is_floating_point
-           for dtype in {idx.dtype
-                         for idx in indices}):
-        bad = next(i for i, idx in enumerate(indices)
-                   if idx.dtype == torch.bool or idx.is_floating_point())
-        raise TypeError(
-            f'gt_label of sample {start + bad} must hold integer gallery '
-            f'indices, got {indices[bad].dtype} values '
-            f'{indices[bad].tolist()}.')
-    counts = torch.tensor([len(idx) for idx in indices])
-    cols = torch.cat(indices).long()
-    out_of_range = (cols < 0) | (cols >= gallery)
-    if out_of_range.any():
-        # Positives are concatenated query by query, so the number of
-        # entries before the first bad one tells whose it is.
-        first_bad = int(out_of_range.nonzero()[0])
-        sample = int(
-            torch.searchsorted(counts.cumsum(0), first_bad, right=True))
-        raise ValueError(
-            f'gt_label of sample {start + sample} holds gallery index '
-            f'{int(cols[first_bad])}, outside the gallery of {gallery} items '
-            f'(valid indices: 0..{gallery - 1}).')
-    rows = torch.repeat_interleave(torch.arange(len(indices)), counts)
-    # A positive listed twice must count once when ties are subtracted.
-    pairs = (rows * gallery + cols).unique()
-    return pairs // gallery, pairs % gallery
-
-
-def _chunk_ranks(chunk: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 start: int, at_least_best: torch.Tensor) -> torch.Tensor:
-    """Best-positive ranks of one chunk of queries.
-
-    Args:
-        chunk (torch.Tensor): CPU scores of shape (C, G).
-        rows (torch.Tensor): Query (0..C-1) of each positive.
-        cols (torch.Tensor): Gallery index of each positive.
-        start (int): Index of the chunk's first query, for messages.
-        at_least_best (torch.Tensor): Bool buffer of shape (C, G), written.
-
-    Returns:
-        torch.Tensor: Long tensor of shape (C,).
-    """
-    num_rows = len(chunk)
-    if chunk.is_floating_point():
-        # max propagates NaN, so the row maxima reveal any NaN score, which
-        # would otherwise compare False and rank its query first.
-        nan_rows = chunk.amax(dim=1).isnan()
-        if nan_rows.any():
-            first = int(nan_rows.nonzero()[0])
-            raise ValueError(f'pred_score of sample {start + first} '
-                             f'contains NaN.')
-    num_pos = torch.bincount(rows, minlength=num_rows)
-    if not num_pos.all():
-        first = int((num_pos == 0).nonzero()[0])
-        raise ValueError(
-            f'Sample {start + first} has no positive in the gallery of '
-            f'{chunk.shape[1]} items; every query needs at least one.')
-    pos_scores = chunk[rows, cols]
-    best = pos_scores.new_empty(num_rows).scatter_reduce_(
-        0, rows, pos_scores, 'amax', include_self=False)
-    torch.ge(chunk, best[:, None], out=at_least_best)
-    # numpy's vectorised int32 sum counts the True entries of each row
-    # about 20x faster than torch's CPU reduction over bool, and is exact
-    # for any gallery under 2**31 items.
-    num_at_least = torch.from_numpy(at_least_best.numpy().sum(
-        axis=1, dtype=np.int32)).long()
-    # Positives tied with the best are the only positives counted above;
-    # taking them out leaves the negatives ranked ahead (pessimistic ties).
-    num_pos_tied = torch.bincount(
-        rows[pos_scores >= best[rows]], minlength=num_rows)
-    return num_at_least - num_pos_tied + 1
-
-
-def best_positive_ranks(scores: Scores,
-                        positives: Positives,
-                        chunk_size: int = 1024) -> torch.Tensor:
-    """Rank of the best-ranked positive of every query (1-based).
-
-    A positive tied with negatives is ranked after them (pessimistic ties).
-    The work runs on the CPU, ``chunk_size`` queries at a time; a matrix on
-    another device is copied over one chunk at a time.
-
-    Args:
-        scores (Tensor | Sequence[Tensor]): Scores of shape (Q, G), higher
-            is more similar, as one tensor or one 1-D tensor per query. Any
-            real dtype; integer scores are compared exactly.
-        positives (Tensor | Sequence): Either a bool tensor of shape (Q, G),
-            True at positives, or per query its positive gallery indices
-            (an int, a list of ints or a 1-D integer tensor).
-        chunk_size (int): Queries processed at a time; bounds the working
-            memory to about ``chunk_size x G`` scores. Defaults to 1024.
-
-    Returns:
-        torch.Tensor: Long tensor of shape (Q,), values in ``1..G``.
-
-    Raises:
-        ValueError: If there are no queries, the shapes disagree, a query
-            has no positive, a positive index is outside the gallery or a
-            score is NaN.
-        TypeError: If positive indices are not integers.
-
-    Examples:
-        >>> import torch
-        >>> scores = torch.tensor([[0.9, 0.5, 0.1],
-        ...                        [0.2, 0.2, 0.6]])
-        >>> best_positive_ranks(scores, [[1, 2], 0])
-        tensor([2, 3])
-    """
-    num_queries = len(scores)
-    if num_queries == 0:
-        raise ValueError('Retrieval metrics need at least one query, got 0.')
-    if len(positives) != num_queries:
-        raise ValueError(f'Got {num_queries} score rows but positives for '
-                         f'{len(positives)} queries.')
-    if chunk_size <= 0:
-        raise ValueError(f'`chunk_size` must be > 0, got {chunk_size}.')
-    if isinstance(scores, torch.Tensor) and scores.dim() != 2:
-        raise ValueError(f'`scores` must have shape (queries, gallery), got '
-                         f'{tuple(scores.shape)}.')
-    gallery = scores[0].shape[-1]
-    if (isinstance(positives, torch.Tensor) and positives.dtype == torch.bool
-            and positives.shape != (num_queries, gallery)):
-        raise ValueError(f'A bool `positives` mask must have shape '
-                         f'{(num_queries, gallery)} like the scores, got '
-                         f'{tuple(positives.shape)}.')
-
-    # Buffers reused by every chunk: allocating fresh chunk-sized tensors
-    # costs more (in page faults) than the comparisons themselves.
-    buffer_rows = min(chunk_size, num_queries)
-    score_buffer = None if isinstance(scores, torch.Tensor) else torch.empty(
-        buffer_rows, gallery, dtype=scores[0].dtype)
-    at_least_best = torch.empty(buffer_rows, gallery, dtype=torch.bool)
-    ranks = torch.empty(num_queries, dtype=torch.long)
-    for start in range(0, num_queries, chunk_size):
-        end = min(start + chunk_size, num_queries)
-        chunk = _score_chunk(scores, start, end, gallery, score_buffer)
-        rows, cols = _positive_coords(positives[start:end], start, gallery)
-        ranks[start:end] = _chunk_ranks(chunk, rows, cols, start,
-                                        at_least_best[:end - start])
-    return ranks
-
-
-def rank_metrics(ranks: torch.Tensor,
-                 topk: TopK = (1, 5, 10)) -> Dict[str, float]:
-    """Recall@K and rank statistics from best-positive ranks.
-
-    Args:
-        ranks (torch.Tensor): 1-based rank of each query's best positive,
-            as returned by :func:`best_positive_ranks`.
-        topk (int | Sequence[int]): The K of each Recall@K. Defaults to
-            (1, 5, 10).
-
-    Returns:
-        dict: ``Recall@K`` for each K and their mean ``mean_recall`` (all in
-        percent), and ``mean_rank`` and ``median_rank`` (the median of an
-        even number of queries is the mean of the two middle ranks).
-
-    Examples:
-        >>> import torch
-        >>> rank_metrics(torch.tensor([1, 2, 7, 30]), topk=(1, 5))
-        {'Recall@1': 25.0, 'Recall@5': 50.0, 'mean_recall': 37.5, \
-'mean_rank': 10.0, 'median_rank': 4.5}
-    """
-    topk = _check_topk(topk)
-    ranks = ranks.double()
-    metrics = {
-        f'Recall@{k}': (ranks <= k).double().mean().item() * 100
-        for k in topk
-    }
-    metrics['mean_recall'] = sum(metrics.values()) / len(topk)
-    metrics['mean_rank'] = ranks.mean().item()
-    metrics['median_rank'] = ranks.quantile(0.5).item()
-    return metrics
-
-
-def retrieval_recall(scores: Scores,
-                     positives: Positives,
-                     topk: TopK = (1, 5, 10),
-                     chunk_size: int = 1024) -> Dict[str, float]:
-    """Recall@K, mean recall and mean/median rank of a score matrix.
-
-    The evaluator-free entry point: :func:`best_positive_ranks` followed by
-    :func:`rank_metrics`; see them for the arguments.
-
-    Args:
-        scores (Tensor | Sequence[Tensor]): Scores of shape (Q, G).
-        positives (Tensor | Sequence): Bool mask (Q, G) or per-query
-            positive gallery indices.
-        topk (int | Sequence[int]): The K of each Recall@K. Defaults to
-            (1, 5, 10).
-        chunk_size (int): Queries processed at a time. Defaults to 1024.
-
-    Returns:
-        dict: ``Recall@K`` per K, ``mean_recall``, ``mean_rank``,
-        ``median_rank``.
-
-    Examples:
-        >>> import torch
-        >>> scores = torch.tensor([[0.9, 0.5, 0.1],
-        ...                        [0.2, 0.2, 0.6]])
-        >>> retrieval_recall(scores, [[1, 2], 0], topk=(1, 2))
-        {'Recall@1': 0.0, 'Recall@2': 50.0, 'mean_recall': 25.0, \
-'mean_rank': 2.5, 'median_rank': 2.5}
-    """
-    # Checked first so a bad K fails before the costly ranking.
-    topk = _check_topk(topk)
-    return rank_metrics(
-        best_positive_ranks(scores, positives, chunk_size), topk)
+__all__ = [
+    'ImageTextRetrievalMetric', 'Positives', 'Scores', 'TopK',
+    'best_positive_ranks', 'rank_metrics', 'retrieval_recall'
+]
 
 
 class _RankMetric(BaseMetric):
@@ -315,8 +28,8 @@ class _RankMetric(BaseMetric):
 
     The constructor that :class:`ImageTextRetrievalMetric`,
     ``ZeroShotClassificationMetric`` and ``ImageToImageRetrievalMetric``
-    share: it checks and keeps ``topk`` and ``chunk_size``. A subclass sets ``default_topk``, the K values used when
-    ``topk`` is None.
+    share: it checks and keeps ``topk`` and ``chunk_size``. A subclass
+    sets ``default_topk``, the K values used when ``topk`` is None.
 
     Args:
         topk (int | Sequence[int], optional): The K values. Defaults to
@@ -345,6 +58,69 @@ class _RankMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
 
 
+class _Batch:
+    """The samples of one ``process`` call: score rows and positives.
+
+    Scores are kept as CPU matrices (:func:`_row_pieces`), so the rows of
+    one score matrix cost nothing to store and need no stacking later;
+    positives as one flat index array and a count per sample.
+
+    Args:
+        scores (Sequence[torch.Tensor]): ``pred_score`` of each sample.
+        positives (Sequence): ``gt_label`` of each sample.
+        start (int): Number of samples stored before these, for messages.
+    """
+
+    def __init__(self, scores: Sequence[torch.Tensor], positives: Sequence,
+                 start: int) -> None:
+        self.pieces = [
+            piece.cpu() for piece in _row_pieces(scores, start=start)
+        ]
+        self.cols, self.counts = _positive_indices(positives, start=start)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __getstate__(self) -> dict:
+        # Collecting results across ranks pickles them, and a pickled view
+        # carries its whole storage: there, views of a larger tensor are
+        # copied out, so only this batch's scores travel.
+        state = dict(self.__dict__)
+        state['pieces'] = [
+            piece if piece.is_contiguous() and piece.untyped_storage().nbytes()
+            == piece.numel() * piece.element_size() else piece.contiguous(
+            ).clone() for piece in self.pieces
+        ]
+        return state
+
+    def select(self, indices: List[int]) -> '_Batch':
+        """The batch with only the samples at ``indices`` (ascending).
+
+        All of them (the usual case) return the batch itself; otherwise the
+        rows kept are regrouped, still without copying runs of rows.
+        """
+        if len(indices) == len(self):
+            return self
+        indices = sorted(indices)
+        rows = [row for piece in self.pieces for row in piece]
+        kept = copy.copy(self)
+        kept.pieces = _row_pieces([rows[i] for i in indices])
+        keep = torch.zeros(len(self), dtype=torch.bool)
+        keep[indices] = True
+        kept.cols = self.cols[keep.repeat_interleave(self.counts)]
+        kept.counts = self.counts[keep]
+        return kept
+
+
+class _Query:
+    """One sample's entry in ``self.results``: its batch and its place."""
+    __slots__ = ('batch', 'index')
+
+    def __init__(self, batch: _Batch, index: int) -> None:
+        self.batch = batch
+        self.index = index
+
+
 @METRICS.register_module()
 class ImageTextRetrievalMetric(_RankMetric):
     """Recall@K, mean recall and mean/median rank for retrieval.
@@ -359,7 +135,9 @@ class ImageTextRetrievalMetric(_RankMetric):
     reproduces; positives tied with negatives are ranked after them. Unlike
     ``RetrievalRecall``, it ranks ``chunk_size`` queries at a time with
     tensor operations instead of one query at a time, and it works with
-    numpy >= 2.4.
+    numpy >= 2.4. When the ``pred_score`` rows are rows of one score matrix,
+    as ``predict_all`` hands them out, it ranks that matrix in place: no
+    per-row copy, no stacking.
 
     Args:
         topk (int | Sequence[int], optional): The K of each Recall@K.
@@ -402,33 +180,47 @@ class ImageTextRetrievalMetric(_RankMetric):
     default_topk = (1, 5, 10)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the score row and positive indices of each sample.
+        """Store the score rows and positive indices of the samples.
+
+        The batch is stored once, compactly (see :class:`_Batch`: rows of
+        one score matrix stay a view of it); ``self.results`` gets one
+        small entry per sample, so MMEngine's collection across ranks
+        drops the samples a sampler repeated, as it does for any metric.
 
         Args:
             data_batch: Unused; the retrieval loops pass None.
             data_samples (Sequence[dict]): Samples with ``pred_score`` and
                 ``gt_label``.
         """
-        # ``predict_all`` hands out rows of one score matrix. One process
-        # keeps them as they are, at no cost; collecting results across
-        # ranks pickles them, and a pickled view carries its whole base
-        # matrix, once per row, so there every row is copied out.
-        compact = get_world_size() > 1
-        for sample in data_samples:
-            score = sample['pred_score'].detach().cpu()
-            self.results.append((score.clone() if compact else score,
-                                 format_label(sample['gt_label'])))
+        if not data_samples:
+            return
+        batch = _Batch([s['pred_score'] for s in data_samples],
+                       [s['gt_label'] for s in data_samples],
+                       start=len(self.results))
+        self.results.extend(_Query(batch, i) for i in range(len(batch)))
 
-    def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
+    def compute_metrics(self, results: List['_Query']) -> Dict[str, float]:
         """Compute Recall@K, mean_recall, mean_rank and median_rank.
 
         Args:
-            results (list[tuple]): ``(score row, positive indices)`` per
-                sample, from all ranks.
+            results (list[_Query]): One entry per sample, from all ranks.
 
         Returns:
             dict: The metrics, recalls in percent.
         """
-        scores = [score for score, _ in results]
-        positives = [pos for _, pos in results]
-        return retrieval_recall(scores, positives, self.topk, self.chunk_size)
+        if not results:
+            raise ValueError(
+                'Retrieval metrics need at least one query, got 0.')
+        kept = {}
+        for query in results:
+            kept.setdefault(id(query.batch), (query.batch, []))[1].append(
+                query.index)
+        pieces, cols, counts = [], [], []
+        for batch, indices in kept.values():
+            batch = batch.select(indices)
+            pieces.extend(batch.pieces)
+            cols.append(batch.cols)
+            counts.append(batch.counts)
+        ranks = _piece_ranks(pieces, torch.cat(cols), torch.cat(counts),
+                             self.chunk_size)
+        return rank_metrics(ranks, self.topk)
