@@ -390,8 +390,10 @@ def report(args, results, settings, sides, evaluation=None):
               f'{r["real_tokens"] / r["seconds"]:>12.0f}{pad:>10}'
               f'{r["peak"] / mib:>10.0f}{above:>13.0f}'
               f'{step_s:>9.2f}{tflops:>9.3f}{mfu:>7}')
+    # One per batching: length-grouped (ours) and random (reference).
     planned = [(side, r) for (side, cache, _), r in results.items()
-               if not cache and 'epoch_pad_frac' in r][:2]
+               if not cache and side in ('ours', 'reference')
+               and 'epoch_pad_frac' in r][:2]
     if planned:
         print('one epoch as batched, pad_frac: ' + ', '.join(
             f'{side} {r["epoch_pad_frac"]:.3f} ({r["epoch_batches"]} '
