@@ -123,3 +123,16 @@ def test_leaves_add_and_drop_hooks_by_name(tiny_data, tiny_qwen3_dir,
     assert hook_types(leaf, tiny_data, tiny_qwen3_dir, tmp_path / 'd') == [
         name for name in tiny if name != 'SortedTextEvalHook'
     ]
+
+
+def test_tools_do_not_make_a_training_loader_persistent():
+    """A user's train loader that does not say gets no persistent workers
+    from the tools (exact resume); evaluation loaders still do."""
+    from mmengine.config import Config
+    cfg = Config(
+        dict(
+            train_dataloader=dict(batch_size=2, num_workers=2),
+            val_dataloader=dict(batch_size=2, num_workers=2)))
+    set_dataloader_defaults(cfg)
+    assert cfg.train_dataloader.persistent_workers is False
+    assert cfg.val_dataloader.persistent_workers is True

@@ -24,8 +24,11 @@ def set_dataloader_defaults(cfg,
 
     ``default_collate`` stacks images as ``MultiModalDataPreprocessor``
     expects (configs normally set it themselves). ``persistent_workers`` is
-    switched off where ``num_workers == 0``, which torch rejects. Memory is
-    pinned only where there is a GPU to copy to.
+    switched off where ``num_workers == 0``, which torch rejects, and is not
+    filled in for the training loader: ``EpochSeedHook`` seeds the workers
+    of each epoch, which persistent workers would skip, so a resumed run
+    would not replay an uninterrupted one (a config may still set it).
+    Memory is pinned only where there is a GPU to copy to.
     """
     pin_memory = pin_memory and torch.cuda.is_available()
     defaults = ConfigDict(
@@ -36,6 +39,8 @@ def set_dataloader_defaults(cfg,
         if cfg.get(field, None) is None:
             continue
         loader = deepcopy(defaults)
+        if field == 'train_dataloader':
+            loader.persistent_workers = False
         loader.update(cfg[field])
         if not pin_memory:
             loader.pin_memory = False
