@@ -13,6 +13,7 @@ and the model index knows the models by name.
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -179,12 +180,11 @@ def test_wheel_in_fresh_venv_trains_tests_and_lists_models(tmp_path):
         osp.join(user, 'data', 'synthetic-rocov2', 'test', name)
         for name in os.listdir(
             osp.join(user, 'data', 'synthetic-rocov2', 'test')))[:4]
-    report_line = [
-        line for line in run([python, '-c', CHECK_MODEL_INDEX, ckpt, *images],
-                             user, env).splitlines()
-        if line.startswith('REPORT ')
-    ]
-    report = json.loads(report_line[-1][len('REPORT '):])
+    output = run([python, '-c', CHECK_MODEL_INDEX, ckpt, *images], user, env)
+    # stderr shares the pipe: a progress bar may precede the line.
+    reports = re.findall(r'REPORT (\{.*\})', output)
+    assert reports, output[-3000:]
+    report = json.loads(reports[-1])
     assert report['package_file'].startswith(venv + os.sep)
     assert not report['package_file'].startswith(REPO_ROOT + os.sep)
     with open(osp.join(REPO_ROOT, 'configs', 'qwenclip', 'metafile.yml')) as f:
