@@ -1,4 +1,6 @@
 """A Qwen3 text encoder with random weights of a published shape."""
+from typing import Optional
+
 import torch
 from mmpretrain.registry import MODELS
 
@@ -28,24 +30,38 @@ class BenchmarkQwen3TextEncoder(Qwen3TextEncoder):
 
     Args:
         shape (str): A key of :data:`QWEN3_SHAPES`.
+        num_layers (int, optional): Build only this many of the shape's
+            decoder layers (all of them identical in size). A ratio between
+            two ways of running the same layers does not depend on the
+            depth, so a shallower model measures it in less time.
+            Defaults to None: the shape's depth.
         **kwargs: Arguments of :class:`Qwen3TextEncoder`.
     """
 
-    def __init__(self, shape: str, **kwargs):
+    def __init__(self, shape: str, num_layers: Optional[int] = None,
+                 **kwargs):
+        if num_layers is not None and (not isinstance(num_layers, int)
+                                       or num_layers < 1):
+            raise ValueError(f'num_layers must be an int >= 1 or None, got '
+                             f'{num_layers!r}')
         # Read by _load, which the parent's __init__ calls.
         self.shape = shape
+        self.num_layers = num_layers
         super().__init__(**kwargs)
 
     def _load(self, pretrained, what, local_files_only, **kwargs):
         if what == 'tokenizer':
             return super()._load(pretrained, what, local_files_only)
         from transformers import AutoModel, Qwen3Config
+        depth = {} if self.num_layers is None else dict(
+            num_hidden_layers=self.num_layers)
         if self.shape == 'tiny':
             # As make_tiny_qwen3 sizes it.
             config = Qwen3Config(
-                vocab_size=-(-len(self.tokenizer) // 64) * 64, **TINY_SHAPE)
+                vocab_size=-(-len(self.tokenizer) // 64) * 64,
+                **dict(TINY_SHAPE, **depth))
         else:
-            config = qwen3_embedding_config(self.shape)
+            config = qwen3_embedding_config(self.shape, **depth)
         dtype = kwargs['dtype']
         return AutoModel.from_config(
             config,

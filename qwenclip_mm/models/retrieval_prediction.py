@@ -1,11 +1,86 @@
 """QwenCLIP's retrieval predictions: this rank's queries scored against
 the gallery gathered from all ranks, as mmpretrain's retrieval loops and
 metrics expect."""
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import all_gather, get_world_size
+from mmengine.structures import BaseDataElement
 from mmpretrain.structures import DataSample
+
+
+class RetrievalDataSample(DataSample):
+    """The ``DataSample`` of one retrieval prediction.
+
+    A ``DataSample`` in every respect (fields, methods, ``isinstance``);
+    only :meth:`to_dict` is faster. MMEngine's ``Evaluator`` calls it on
+    every query the retrieval loops score (20,000 per evaluation of a
+    10,000-pair split), and the inherited version looks every field up on
+    the class, a failed and therefore slow attribute lookup, to filter out
+    the private fields behind properties; here the class's properties are
+    collected once. The dict is the same.
+    """
+
+    #: Names of the properties of the class (``metainfo``), for to_dict.
+    _property_names: frozenset = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._property_names = _property_names(cls)
+
+    def to_dict(self) -> dict:
+        """Convert the sample to a dict, as ``BaseDataElement.to_dict``."""
+        fields = self.__dict__
+        private = {'_' + key for key in self._property_names}
+        out = {}
+        for key in (*self._metainfo_fields,
+                    *(self._data_fields - private)):
+            value = fields[key]
+            out[key] = value.to_dict() if isinstance(
+                value, BaseDataElement) else value
+        return out
+
+
+def _property_names(cls) -> frozenset:
+    return frozenset(
+        name for name in dir(cls)
+        if isinstance(inspect.getattr_static(cls, name, None), property))
+
+
+RetrievalDataSample._property_names = _property_names(RetrievalDataSample)
+
+
+def retrieval_predictions(scores: torch.Tensor,
+                          positives: Sequence,
+                          texts: Optional[Sequence] = None
+                          ) -> List[RetrievalDataSample]:
+    """One :class:`RetrievalDataSample` per row of a score matrix.
+
+    What ``predict_all`` hands to mmpretrain's retrieval loops: each
+    sample's ``pred_score`` is a row (a view, not a copy) of ``scores``,
+    ``pred_label`` the best gallery item and ``gt_label`` the positives as
+    given (left unset where None).
+
+    Args:
+        scores (torch.Tensor): Scores of shape (queries, gallery).
+        positives (Sequence): The positives of each query (gallery indices).
+        texts (Sequence, optional): The ``text`` field of each sample.
+            Defaults to None for every sample.
+    """
+    if texts is None:
+        texts = [None] * len(scores)
+    # One argmax over the matrix instead of one per row.
+    labels = scores.argmax(dim=1, keepdim=True)
+    samples = []
+    for score, label, gt, text in zip(scores, labels, positives, texts):
+        sample = RetrievalDataSample(text=text)
+        sample.set_pred_score(score)
+        sample.set_pred_label(label)
+        if gt is not None:
+            sample.gt_label = gt
+        samples.append(sample)
+    return samples
 
 
 def all_gather_concat(data: torch.Tensor) -> torch.Tensor:
@@ -91,16 +166,16 @@ class RetrievalPredictionMixin:
         results = []
         if cal_i2t:
             texts_all = all_gather_concat(text_feat)[:num_texts]
-            scores = image_feat @ texts_all.t()
-            i2t = []
-            for row, feat, sample in zip(scores, image_feat, data_samples):
-                prediction = self._prediction(
-                    row, sample.get('gt_text_id'), text=sample.get('text'))
+            i2t = retrieval_predictions(
+                image_feat @ texts_all.t(),
+                [sample.get('gt_text_id') for sample in data_samples],
+                [sample.get('text') for sample in data_samples])
+            for prediction, feat, sample in zip(i2t, image_feat,
+                                                data_samples):
                 # The image's own feature and pack-time meta keys (``cuis``,
                 # ``code``, ...) let image-to-image metrics run in the loop.
                 prediction.set_metainfo(sample.metainfo)
                 prediction.image_feat = feat
-                i2t.append(prediction)
             results.append(i2t)
         if cal_t2i:
             images_all = all_gather_concat(image_feat)[:num_images]
@@ -111,17 +186,6 @@ class RetrievalPredictionMixin:
                 texts = [texts] if isinstance(texts, str) else texts
                 ids = sample.get('gt_image_id', [None] * len(texts))
                 gts.extend(zip(texts, ids))
-            results.append([
-                self._prediction(row, gt, text=text)
-                for row, (text, gt) in zip(scores, gts)
-            ])
+            texts, positives = zip(*gts) if gts else ((), ())
+            results.append(retrieval_predictions(scores, positives, texts))
         return tuple(results)
-
-    @staticmethod
-    def _prediction(score: torch.Tensor, gt, text=None) -> DataSample:
-        sample = DataSample(text=text)
-        sample.set_pred_score(score)
-        sample.set_pred_label(score.argmax(keepdim=True))
-        if gt is not None:
-            sample.gt_label = gt
-        return sample

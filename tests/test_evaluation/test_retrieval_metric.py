@@ -263,7 +263,7 @@ def test_rows_of_one_matrix_are_stored_once():
     matrix_bytes = scores.numel() * scores.element_size()
 
     # One process keeps the rows as the matrix they view, not a copy.
-    (piece, ) = metric.results[0].batch.pieces
+    (piece, ) = metric.results[0].pieces
     assert piece.data_ptr() == scores.data_ptr()
     # Collecting across ranks pickles the results: the matrix once, not
     # once per row.

@@ -88,6 +88,38 @@ def test_predict_all_follows_retrieval_contract(build_tiny_model):
     assert 'gt_label' not in samples[0]
 
 
+def test_predictions_are_data_samples_with_the_usual_dict(build_tiny_model):
+    # The Evaluator turns every prediction into a dict; the fast to_dict of
+    # RetrievalDataSample must give exactly what DataSample's would.
+    model = build_tiny_model().eval()
+    images = torch.randn(3, 3, 32, 32)
+    samples = [
+        DataSample(
+            text=[CAPTIONS[i]], gt_text_id=[i], gt_image_id=[i],
+            metainfo=dict(ori_id=f'ROCOv2_2023_test_00000{i}', cuis=['C1']))
+        for i in range(3)
+    ]
+    with torch.no_grad():
+        feats = model.extract_feat(images, samples)
+        i2t, t2i = model.predict_all(feats, samples)
+    for prediction in (*i2t, *t2i):
+        assert isinstance(prediction, DataSample)
+        fast = prediction.to_dict()
+        usual = DataSample.to_dict(prediction)
+        assert fast.keys() == usual.keys()
+        for key, value in usual.items():
+            assert fast[key] is value, key
+        # One argmax over the score matrix, the same as one per row.
+        assert prediction.pred_label.tolist() == [
+            int(prediction.pred_score.argmax())
+        ]
+    assert {'ori_id', 'cuis', 'image_feat', 'pred_score', 'gt_label',
+            'text'} <= i2t[0].to_dict().keys()
+    # A field holding a data element becomes a dict, as in DataSample.
+    i2t[0].extra = DataSample(metainfo=dict(a=1))
+    assert i2t[0].to_dict()['extra'] == {'a': 1}
+
+
 def test_predict_mode(build_tiny_model):
     model = build_tiny_model().eval()
     images = torch.randn(1, 3, 32, 32)

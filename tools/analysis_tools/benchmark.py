@@ -111,6 +111,12 @@ def parse_args(argv=None):
         default='0.6b',
         help='Qwen3 text tower shape (random weights)')
     parser.add_argument(
+        '--layers',
+        type=int,
+        help='build only this many of the shape\'s decoder layers (default: '
+        'all). Every layer costs both sides the same, so the ratios hold '
+        'at any depth; fewer layers measure them sooner')
+    parser.add_argument(
         '--batch-size', type=int, help='default: the config\'s')
     parser.add_argument(
         '--max-length', type=int, help='sequence cap; default: the config\'s')
@@ -181,6 +187,8 @@ def parse_args(argv=None):
         action=DictAction,
         help='override config settings')
     args = parser.parse_args(argv)
+    if args.layers is not None and args.layers < 1:
+        parser.error(f'--layers must be >= 1, got {args.layers}')
     if args.steps < 1 or args.warmup < 0 or args.repeats < 1:
         parser.error('--steps and --repeats must be >= 1, --warmup >= 0')
     if args.captions is None and os.environ.get(ROCOV2_TEXT_ENV):
@@ -226,6 +234,7 @@ def benchmark_model_cfg(args, tokenizer_dir):
         model_cfg['text_encoder'],
         type='BenchmarkQwen3TextEncoder',
         shape=args.shape,
+        num_layers=args.layers,
         pretrained=tokenizer_dir,
         local_files_only=True,
         max_length=args.max_length,
@@ -248,8 +257,9 @@ def print_setup(args, model_cfg, tokenizer, captions):
     ])
     p50, p90, p99 = np.percentile(cap_tokens, [50, 90, 99])
     dtype = model_cfg['text_encoder'].get('dtype', 'float32')
-    print(f'config {args.config}; Qwen3 shape {args.shape} (random weights, '
-          f'{dtype}); batch {args.batch_size}; max_length {args.max_length}; '
+    depth = '' if args.layers is None else f', {args.layers} layers'
+    print(f'config {args.config}; Qwen3 shape {args.shape}{depth} (random '
+          f'weights, {dtype}); batch {args.batch_size}; max_length {args.max_length}; '
           f'device {args.device}; amp {"bf16" if args.amp else "off"}; '
           f'threads {args.threads}; repeats {args.repeats}; load average '
           f'{os.getloadavg()[0]:.1f}')

@@ -3,7 +3,8 @@
 Both metrics run the way ``RetrievalValLoop`` and ``RetrievalTestLoop`` run
 them: the model's ``predict_all`` hands out one ``DataSample`` per query
 (``pred_score`` a row of one score matrix, ``gt_label`` the list of the
-positives' gallery indices, ``pred_label`` the best item), then the loop
+positives' gallery indices, ``pred_label`` the best item; built here by the
+same function, :func:`~qwenclip_mm.models.retrieval_predictions`), then the loop
 calls ``evaluator.process(samples, None)`` and ``evaluator.evaluate(size)``
 on an MMEngine ``Evaluator``, which turns every sample into a dict and
 collects the results. Only those two calls are timed, for each metric on
@@ -33,9 +34,9 @@ import numpy as np
 import torch
 from mmengine.evaluator import Evaluator
 from mmpretrain.evaluation import RetrievalRecall
-from mmpretrain.structures import DataSample
 
 from qwenclip_mm.evaluation import ImageTextRetrievalMetric, retrieval_recall
+from qwenclip_mm.models import retrieval_predictions
 
 TOPK = (1, 5, 10)
 #: Added to the positives' noise so recalls land mid-range, not near 0.
@@ -90,15 +91,11 @@ def make_data(num_queries, gallery, positives, seed):
 
 
 def make_samples(scores, pos_idx):
-    """One DataSample per query, as ``QwenCLIP.predict_all`` builds them."""
-    samples = []
-    for row, positives in zip(scores, pos_idx.tolist()):
-        sample = DataSample(text=None).set_pred_score(row)
-        sample.set_pred_label(row.argmax(keepdim=True))
-        # The dataset's gt_text_id, set as is.
-        sample.gt_label = positives
-        samples.append(sample)
-    return samples
+    """One sample per query, built by the code ``QwenCLIP.predict_all`` uses.
+
+    ``gt_label`` is a list of ints, as the datasets' ``gt_text_id``.
+    """
+    return retrieval_predictions(scores, pos_idx.tolist())
 
 
 def run_evaluator(metric, samples):

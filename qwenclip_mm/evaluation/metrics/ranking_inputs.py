@@ -58,6 +58,9 @@ def _row_pieces(rows: Sequence[torch.Tensor],
         ValueError: If row 0 is not 1-D, or a row's shape or dtype differs
             from row 0's.
     """
+    whole = _one_matrix(rows)
+    if whole is not None:
+        return [whole]
     first = rows[0]
     if first.dim() != 1:
         raise ValueError(f'pred_score of sample {start} has shape '
@@ -93,6 +96,29 @@ def _row_pieces(rows: Sequence[torch.Tensor],
         run_device, run_stride = row.device, row.stride()
     pieces.append(_as_matrix(rows[run_start:], step))
     return pieces
+
+
+def _one_matrix(rows: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
+    """All ``rows`` as one matrix view when they are the rows of one.
+
+    The common case (``predict_all`` hands out the rows of a score matrix)
+    checked with a few passes over the rows instead of the general loop of
+    :func:`_row_pieces`, with the same result; None when it does not hold
+    (the general loop then finds the runs and names a bad row).
+    """
+    first = rows[0]
+    if len(rows) < 2 or first.dim() != 1:
+        return None
+    kinds = {(row.shape, row.dtype, row.device, row.stride())
+             for row in rows}
+    if len(kinds) != 1:
+        return None
+    ptrs = np.fromiter((row.data_ptr() for row in rows), np.int64, len(rows))
+    steps = np.diff(ptrs)
+    step = int(steps[0])
+    if step <= 0 or not (steps == step).all():
+        return None
+    return _as_matrix(rows, step)
 
 
 def _as_matrix(rows: Sequence[torch.Tensor],
@@ -208,8 +234,8 @@ def _positive_indices(positives: Positives,
         except ValueError:
             cols = None  # nested lists: refused one by one below
         if cols is not None and (cols.dtype.kind in 'iu' or not cols.size):
-            return torch.from_numpy(cols.astype(np.int64)), torch.tensor(
-                [len(p) for p in positives])
+            return torch.from_numpy(cols.astype(np.int64)), torch.from_numpy(
+                np.fromiter(map(len, positives), np.int64, len(positives)))
         # Floats and the like: named one by one below.
     # Anything else one query at a time.
     indices = [_query_indices(p) for p in positives]

@@ -93,32 +93,23 @@ class _Batch:
         ]
         return state
 
-    def select(self, indices: List[int]) -> '_Batch':
-        """The batch with only the samples at ``indices`` (ascending).
+    def head(self, num: int) -> '_Batch':
+        """The batch with only its first ``num`` samples (views, no copy).
 
-        All of them (the usual case) return the batch itself; otherwise the
-        rows kept are regrouped, still without copying runs of rows.
+        All of them (the usual case) return the batch itself.
         """
-        if len(indices) == len(self):
+        if num == len(self):
             return self
-        indices = sorted(indices)
-        rows = [row for piece in self.pieces for row in piece]
         kept = copy.copy(self)
-        kept.pieces = _row_pieces([rows[i] for i in indices])
-        keep = torch.zeros(len(self), dtype=torch.bool)
-        keep[indices] = True
-        kept.cols = self.cols[keep.repeat_interleave(self.counts)]
-        kept.counts = self.counts[keep]
+        kept.pieces, left = [], num
+        for piece in self.pieces:
+            if left <= 0:
+                break
+            kept.pieces.append(piece[:left])
+            left -= len(piece)
+        kept.cols = self.cols[:int(self.counts[:num].sum())]
+        kept.counts = self.counts[:num]
         return kept
-
-
-class _Query:
-    """One sample's entry in ``self.results``: its batch and its place."""
-    __slots__ = ('batch', 'index')
-
-    def __init__(self, batch: _Batch, index: int) -> None:
-        self.batch = batch
-        self.index = index
 
 
 @METRICS.register_module()
@@ -183,9 +174,14 @@ class ImageTextRetrievalMetric(_RankMetric):
         """Store the score rows and positive indices of the samples.
 
         The batch is stored once, compactly (see :class:`_Batch`: rows of
-        one score matrix stay a view of it); ``self.results`` gets one
-        small entry per sample, so MMEngine's collection across ranks
-        drops the samples a sampler repeated, as it does for any metric.
+        one score matrix stay a view of it), and ``self.results`` gets one
+        entry per sample, so MMEngine's collection across ranks drops the
+        samples a sampler repeated, as it does for any metric. Each entry
+        is the batch itself: the k-th entry of a batch stands for its k-th
+        sample, an order that collection keeps (it interleaves the ranks'
+        lists and cuts the end). No object per sample is made, which would
+        cost more than ranking (the garbage collector walks every new
+        container, and the evaluation holds tens of thousands of them).
 
         Args:
             data_batch: Unused; the retrieval loops pass None.
@@ -197,13 +193,14 @@ class ImageTextRetrievalMetric(_RankMetric):
         batch = _Batch([s['pred_score'] for s in data_samples],
                        [s['gt_label'] for s in data_samples],
                        start=len(self.results))
-        self.results.extend(_Query(batch, i) for i in range(len(batch)))
+        self.results.extend([batch] * len(batch))
 
-    def compute_metrics(self, results: List['_Query']) -> Dict[str, float]:
+    def compute_metrics(self, results: List[_Batch]) -> Dict[str, float]:
         """Compute Recall@K, mean_recall, mean_rank and median_rank.
 
         Args:
-            results (list[_Query]): One entry per sample, from all ranks.
+            results (list[_Batch]): One entry per sample, from all ranks:
+                the k-th occurrence of a batch is its k-th sample.
 
         Returns:
             dict: The metrics, recalls in percent.
@@ -211,13 +208,18 @@ class ImageTextRetrievalMetric(_RankMetric):
         if not results:
             raise ValueError(
                 'Retrieval metrics need at least one query, got 0.')
+        # How many samples of each batch were kept: collection cuts only
+        # the end, so they are the first ones of each.
         kept = {}
-        for query in results:
-            kept.setdefault(id(query.batch), (query.batch, []))[1].append(
-                query.index)
+        for batch in results:
+            entry = kept.get(id(batch))
+            if entry is None:
+                kept[id(batch)] = [batch, 1]
+            else:
+                entry[1] += 1
         pieces, cols, counts = [], [], []
-        for batch, indices in kept.values():
-            batch = batch.select(indices)
+        for batch, num in kept.values():
+            batch = batch.head(num)
             pieces.extend(batch.pieces)
             cols.append(batch.cols)
             counts.append(batch.counts)
