@@ -102,7 +102,9 @@ def test_report_compares_checkpointing(capsys):
 
 
 def test_effects_alone_and_evaluation_order():
-    lines = run_benchmark('--effects', '--eval-captions', '48')
+    lines = run_benchmark('--effects', '--eval-captions', '48', '--layers',
+                          '1')
+    assert ', 1 layers (random weights' in lines[0]
     for side in ('ours', 'grouped', 'shared', 'reference'):
         assert float(table_row(lines, side, 'off')[2]) > 0
     text = '\n'.join(lines)
@@ -122,3 +124,19 @@ def test_effects_alone_and_evaluation_order():
     assert float(table_row(lines, 'grouped', 'off')[4]) < float(
         table_row(lines, 'shared', 'off')[4])
     assert re.fullmatch(rf'throughput vs reference: {NUMBER}x', lines[-1])
+
+
+def test_layers_builds_a_shallower_model_of_the_same_width(tiny_qwen3_dir):
+    from qwenclip_mm.benchmarking import text_encoder
+
+    def build(**kwargs):
+        return text_encoder.BenchmarkQwen3TextEncoder(
+            shape='tiny', pretrained=tiny_qwen3_dir, local_files_only=True,
+            **kwargs).model
+
+    full, shallow = build(), build(num_layers=1)
+    assert len(full.layers) == text_encoder.TINY_SHAPE['num_hidden_layers']
+    assert len(shallow.layers) == 1
+    assert shallow.config.hidden_size == full.config.hidden_size
+    assert shallow.config.intermediate_size == full.config.intermediate_size
+    assert shallow.config.vocab_size == full.config.vocab_size

@@ -67,6 +67,13 @@ served by the cache. TFLOP/s is printed on any device; MFU divides it by
 the GPU's dense bf16 peak (H100/H200 989 TFLOP/s, A100 312) or
 ``--peak-tflops``.
 
+Depth (``--layers N``): only the first N of the shape's decoder layers,
+each of the full width. Both sides run the same layers, so the ratios
+measure the same thing in a fraction of the time; they are lower bounds
+rather than equal to the full depth's: what a step costs besides the
+layers (the image tower, the loss, tokenising, the optimizer) weighs more
+next to fewer layers.
+
 The last line is ``throughput vs reference: <ratio>x``, ours' samples/s
 over the reference's (with ``--grad-checkpointing both``: with
 checkpointing on).
@@ -77,7 +84,8 @@ the config's batch, 2 timed steps per side):
         configs/qwenclip/qwenclip_tiny_1xb32_synthetic-rocov2.py
     python tools/analysis_tools/benchmark.py \\
         configs/qwenclip/qwenclip_tiny_1xb32_synthetic-rocov2.py \\
-        --batch-size 128 --steps 3 --effects --eval-captions 1024
+        --batch-size 128 --layers 2 --steps 3 --effects \\
+        --eval-captions 1024
 """
 import argparse
 import itertools
