@@ -309,9 +309,11 @@ def main(argv=None):
               f'{long_r1(BERT):.1f} (longest test caption: '
               f'{max(bert_lengths)} BERT tokens; {cut} of '
               f'{len(bert_lengths)} cut at {BERT_MAX_LENGTH})')
-    short, full = min(args.budgets), max(args.budgets)
-    print(f'long-caption R@1: {short} tokens = {long_r1(short):.1f}, '
-          f'{full} tokens = {long_r1(full):.1f}')
+    # The shortest and the longest budget (one, if only one was run).
+    budgets = sorted(set(args.budgets))
+    ends = budgets if len(budgets) == 1 else [budgets[0], budgets[-1]]
+    print('long-caption R@1: ' + ', '.join(
+        f'{budget} tokens = {long_r1(budget):.1f}' for budget in ends))
 
 
 if __name__ == '__main__':
