@@ -126,8 +126,9 @@ def encode_text(model: BaseModel,
     """L2-normalised joint-space features of captions or text queries.
 
     Captions need no pipeline: the model tokenizes them itself, exactly as
-    in evaluation. They are encoded shortest first, so each batch pads to
-    similar lengths; a caption's feature does not depend on its batch.
+    in evaluation. They are encoded shortest first (in tokens, for a model
+    with ``text_lengths`` such as QwenCLIP), so each batch pads to similar
+    lengths; a caption's feature does not depend on its batch.
 
     Args:
         model (BaseModel): A model with mmpretrain's retrieval contract
@@ -155,7 +156,13 @@ def encode_text(model: BaseModel,
         if not isinstance(text, str):
             raise TypeError(
                 f'texts[{i}] must be a str, got {type(text).__name__}')
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # Shortest first: in tokens where the model counts them (QwenCLIP's
+    # text_lengths), else in characters.
+    text_lengths = getattr(model, 'text_lengths', None)
+    lengths = text_lengths(texts) if callable(text_lengths) else [
+        len(text) for text in texts
+    ]
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
     feats = []
     with _eval_mode(model):
         for start, end in _batches(len(texts), batch_size, progress, 'text'):
