@@ -267,7 +267,8 @@ def print_setup(args, model_cfg, tokenizer, captions):
     dtype = model_cfg['text_encoder'].get('dtype', 'float32')
     depth = '' if args.layers is None else f', {args.layers} layers'
     print(f'config {args.config}; Qwen3 shape {args.shape}{depth} (random '
-          f'weights, {dtype}); batch {args.batch_size}; max_length {args.max_length}; '
+          f'weights, {dtype}); batch {args.batch_size}; max_length '
+          f'{args.max_length}; '
           f'device {args.device}; amp {"bf16" if args.amp else "off"}; '
           f'threads {args.threads}; repeats {args.repeats}; load average '
           f'{os.getloadavg()[0]:.1f}')

@@ -4,14 +4,15 @@ Both metrics run the way ``RetrievalValLoop`` and ``RetrievalTestLoop`` run
 them: the model's ``predict_all`` hands out one ``DataSample`` per query
 (``pred_score`` a row of one score matrix, ``gt_label`` the list of the
 positives' gallery indices, ``pred_label`` the best item; built here by the
-same function, :func:`~qwenclip_mm.models.retrieval_predictions`), then the loop
-calls ``evaluator.process(samples, None)`` and ``evaluator.evaluate(size)``
-on an MMEngine ``Evaluator``, which turns every sample into a dict and
-collects the results. Only those two calls are timed, for each metric on
-the same samples. The script checks that both give the same Recall@K,
-prints a table (with, for reference, ``retrieval_recall`` called on the
-score matrix directly) and ends with ``speedup: <ratio>x``: RetrievalRecall's
-time over ImageTextRetrievalMetric's, both through the Evaluator.
+same function, :func:`~qwenclip_mm.models.retrieval_predictions`), then the
+loop calls ``evaluator.process(samples, None)`` and
+``evaluator.evaluate(size)`` on an MMEngine ``Evaluator``, which turns every
+sample into a dict and collects the results. Only those two calls are timed,
+for each metric on the same samples. The script checks that both give the same
+Recall@K, prints a table (with, for reference, ``retrieval_recall`` called on
+the score matrix directly) and ends with ``speedup: <ratio>x``:
+RetrievalRecall's time over ImageTextRetrievalMetric's, both through the
+Evaluator.
 
 ImageTextRetrievalMetric and the direct call run ``--repeats`` times; the
 table shows their median and range. RetrievalRecall, which takes seconds,
