@@ -1,6 +1,7 @@
 """QwenCLIP's retrieval predictions: this rank's queries scored against
 the gallery gathered from all ranks, as mmpretrain's retrieval loops and
 metrics expect."""
+import functools
 import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -22,33 +23,25 @@ class RetrievalDataSample(DataSample):
     collected once. The dict is the same.
     """
 
-    #: Names of the properties of the class (``metainfo``), for to_dict.
-    _property_names: frozenset = frozenset()
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls._property_names = _property_names(cls)
-
     def to_dict(self) -> dict:
         """Convert the sample to a dict, as ``BaseDataElement.to_dict``."""
         fields = self.__dict__
-        private = {'_' + key for key in self._property_names}
         out = {}
         for key in (*self._metainfo_fields,
-                    *(self._data_fields - private)):
+                    *(self._data_fields - _private_keys(type(self)))):
             value = fields[key]
             out[key] = value.to_dict() if isinstance(
                 value, BaseDataElement) else value
         return out
 
 
-def _property_names(cls) -> frozenset:
+@functools.lru_cache(maxsize=None)
+def _private_keys(cls) -> frozenset:
+    """``'_' + name`` of each property of ``cls`` (e.g. ``_metainfo``): the
+    fields ``BaseDataElement.keys`` leaves out, found once per class."""
     return frozenset(
-        name for name in dir(cls)
+        '_' + name for name in dir(cls)
         if isinstance(inspect.getattr_static(cls, name, None), property))
-
-
-RetrievalDataSample._property_names = _property_names(RetrievalDataSample)
 
 
 def retrieval_predictions(scores: torch.Tensor,
