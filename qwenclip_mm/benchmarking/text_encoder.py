@@ -7,6 +7,7 @@ from mmpretrain.registry import MODELS
 from qwenclip_mm.models.text_encoder import Qwen3TextEncoder
 from qwenclip_mm.testing.qwen3_shapes import (QWEN3_EMBEDDING_CONFIGS,
                                               qwen3_embedding_config)
+from qwenclip_mm.testing.tiny_qwen3 import padded_vocab_rows
 
 #: Qwen3 architectures (without weights): ``tiny`` is the test one, the
 #: others are Qwen3-Embedding's published configs.
@@ -58,7 +59,7 @@ class BenchmarkQwen3TextEncoder(Qwen3TextEncoder):
         if self.shape == 'tiny':
             # As make_tiny_qwen3 sizes it.
             config = Qwen3Config(
-                vocab_size=-(-len(self.tokenizer) // 64) * 64,
+                vocab_size=padded_vocab_rows(len(self.tokenizer)),
                 **dict(TINY_SHAPE, **depth))
         else:
             config = qwen3_embedding_config(self.shape, **depth)

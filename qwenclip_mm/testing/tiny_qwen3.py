@@ -190,6 +190,12 @@ def _train_tokenizer(corpus: Sequence[str], vocab_size: int) -> Tokenizer:
     return add_qwen3_special_tokens(tokenizer)
 
 
+def padded_vocab_rows(num_tokens: int) -> int:
+    """Embedding rows for ``num_tokens`` tokens: rounded up to a multiple of
+    64, as Qwen3 pads its embedding matrix."""
+    return -(-num_tokens // 64) * 64
+
+
 def make_tiny_qwen3(out_dir: str,
                     corpus: Optional[Sequence[str]] = None,
                     vocab_size: int = 2048,
@@ -258,7 +264,7 @@ def make_tiny_qwen3(out_dir: str,
     return write_qwen3_checkpoint(
         out_dir,
         tokenizer,
-        vocab_rows=-(-tokenizer.get_vocab_size() // 64) * 64,
+        vocab_rows=padded_vocab_rows(tokenizer.get_vocab_size()),
         hidden_size=hidden_size,
         num_layers=num_layers,
         num_heads=num_heads,
